@@ -1,0 +1,252 @@
+"""Tensor messages on the wire: TF/PyTorch ``ArrayProto`` and Blade ``Array``, both ways.
+
+Writing lays out the fields in field-number order, as protobuf's own serializers do, and
+leaves out proto3 defaults. Reading accepts what any protobuf writer may produce: packed
+or unpacked repeated fields, a repeated field split in several runs, unknown fields
+(skipped); it checks that the values match the shape, so a declared shape never causes
+an allocation the input does not justify.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+
+from aioeas.codecs.convert import WireValues
+from aioeas.codecs.dtypes import BLADE_KINDS, DT_NUMPY, BladeDataType, DataType, Kind, kind_of
+from aioeas.codecs.varint import decode_varints, encode_varint, read_varint, to_signed64
+from aioeas.codecs.wire import I32, I64, LEN, VARINT, Writer, iter_fields, utf8
+from aioeas.errors import DecodeError
+
+__all__ = [
+    "BLADE_FIELDS",
+    "TF_FIELDS",
+    "TORCH_FIELDS",
+    "BladeArray",
+    "decode_array_proto",
+    "decode_blade_array",
+    "write_array_proto",
+    "write_blade_array",
+]
+
+#: Field number -> kind, for the values of each schema's array message.
+TF_FIELDS: Final[Mapping[int, Kind]] = {3: "f4", 4: "f8", 5: "v32", 6: "bytes", 7: "v64", 8: "bool"}
+TORCH_FIELDS: Final[Mapping[int, Kind]] = {3: "f4", 4: "f8", 5: "v32", 6: "bytes", 7: "v64"}
+BLADE_FIELDS: Final[Mapping[int, Kind]] = {5: "f4", 6: "v32", 7: "v64", 8: "bytes"}
+_FIELD_OF: Final[dict[Kind, int]] = {"f4": 3, "f8": 4, "v32": 5, "bytes": 6, "v64": 7, "bool": 8}
+_BLADE_FIELD_OF: Final[dict[Kind, int]] = {"f4": 5, "v32": 6, "v64": 7, "bytes": 8}
+_WIDTH: Final[dict[Kind, int]] = {"f4": 4, "f8": 8}
+_FIXED_WIRE: Final[dict[Kind, int]] = {"f4": I32, "f8": I64}
+
+
+def _write_values(w: Writer, field: int, values: WireValues) -> None:
+    if values.items is not None:
+        for item in values.items:
+            w.bytes(field, item)
+    elif values.payload is not None and values.payload.nbytes:
+        w.bytes(field, values.payload)
+
+
+def _write_dims(w: Writer, field: int, shape: tuple[int, ...], *, always: bool = False) -> None:
+    if not shape and not always:
+        return
+    dims = b"".join(encode_varint(d) for d in shape)
+    sub = Writer()
+    if dims:
+        sub.bytes(1, dims)
+    w.message(field, sub)
+
+
+def write_array_proto(values: WireValues) -> Writer:
+    """One TF/PyTorch ``ArrayProto``: dtype (1), array_shape (2), then the value field."""
+    w = Writer()
+    w.varint(1, int(values.dtype))
+    _write_dims(w, 2, values.shape)
+    _write_values(w, _FIELD_OF[values.kind], values)
+    return w
+
+
+def write_blade_array(name: str, batch_size: int, values: WireValues, kind: Kind) -> Writer:
+    """One Blade ``Array``: both names are the input's name, as the official client sends them."""
+    w = Writer()
+    w.string(1, name)
+    w.string(2, name)
+    w.varint(3, batch_size)
+    _write_dims(w, 4, values.shape, always=True)
+    _write_values(w, _BLADE_FIELD_OF[kind], values)
+    return w
+
+
+# ---------------------------------------------------------------------------- reading
+
+Span = tuple[int, int, int]  # wire type, a, b as iter_fields yields them
+
+
+def _read_dims(buf: memoryview, a: int, b: int, what: str) -> list[int]:
+    dims: list[int] = []
+    for field, wire, x, y in iter_fields(buf, a, b, what):
+        if field != 1:
+            continue
+        if wire == LEN:
+            pos = x
+            while pos < y:
+                value, pos = read_varint(buf, pos, y)
+                dims.append(to_signed64(value))
+        elif wire == VARINT:
+            dims.append(to_signed64(x))
+        else:
+            raise DecodeError(what, f"a shape dimension has wire type {wire}")
+    for d in dims:
+        if d < 0:
+            raise DecodeError(what, f"shape {dims} has a negative dimension")
+    return dims
+
+
+def _materialize(
+    buf: memoryview, spans: list[Span], kind: Kind, np_dtype: np.dtype[Any], what: str
+) -> npt.NDArray[Any]:
+    """The values of one field as an array: a zero-copy view when they are one packed run."""
+    if kind == "bytes":
+        out = np.empty(len(spans), dtype=object)
+        for i, (wire, a, b) in enumerate(spans):
+            if wire != LEN:
+                raise DecodeError(what, f"a string element has wire type {wire}")
+            out[i] = bytes(buf[a:b])
+        return out
+    if kind in _WIDTH:
+        width = _WIDTH[kind]
+        for wire, a, b in spans:
+            if wire != LEN and wire != _FIXED_WIRE[kind]:
+                raise DecodeError(what, f"a {kind} value has wire type {wire}")
+            if (b - a) % width:
+                raise DecodeError(what, f"a packed run of {b - a} bytes is not a whole number of {kind} values")
+        if len(spans) == 1:
+            _, a, b = spans[0]
+            return np.frombuffer(buf, dtype=np_dtype, count=(b - a) // width, offset=a)
+        return np.frombuffer(b"".join(bytes(buf[a:b]) for _, a, b in spans), dtype=np_dtype)
+    # varint kinds: packed runs decode in numpy, single unpacked values one by one
+    pieces: list[npt.NDArray[np.uint64]] = []
+    for wire, a, b in spans:
+        if wire == LEN:
+            pieces.append(decode_varints(buf[a:b]))
+        elif wire == VARINT:
+            pieces.append(np.array([a], dtype=np.uint64))
+        else:
+            raise DecodeError(what, f"an integer value has wire type {wire}")
+    raw = pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
+    if kind == "bool":
+        return raw != 0
+    signed = raw.view(np.int64)
+    if kind == "v64":
+        return signed
+    as32 = signed.astype(np.int32)  # int32 fields keep the low 32 bits, as protobuf does
+    if np_dtype == np.int32:
+        return as32
+    info = np.iinfo(np_dtype)
+    if as32.size and (int(as32.min()) < info.min or int(as32.max()) > info.max):
+        raise DecodeError(what, f"a value is out of range for {np_dtype.name}")
+    return as32.astype(np_dtype)
+
+
+def _shape_values(dims: list[int], values: npt.NDArray[Any], what: str) -> npt.NDArray[Any]:
+    count = math.prod(dims)
+    if values.size != count:
+        raise DecodeError(what, f"shape {dims} needs {count} values but {values.size} came")
+    return values.reshape(dims)
+
+
+_INFER_FROM_FIELD: Final[dict[Kind, DataType]] = {
+    "f4": DataType.DT_FLOAT,
+    "f8": DataType.DT_DOUBLE,
+    "v32": DataType.DT_INT32,
+    "v64": DataType.DT_INT64,
+    "bool": DataType.DT_BOOL,
+    "bytes": DataType.DT_STRING,
+}
+
+
+def decode_array_proto(
+    buf: memoryview, a: int, b: int, fields: Mapping[int, Kind], what: str
+) -> tuple[DataType, npt.NDArray[Any]]:
+    """Read one TF/PyTorch ``ArrayProto`` in ``buf[a:b]``: its DataType and shaped values."""
+    code = 0
+    dims: list[int] = []
+    found: dict[Kind, list[Span]] = {}
+    for field, wire, x, y in iter_fields(buf, a, b, what):
+        if field == 1 and wire == VARINT:
+            code = to_signed64(x)
+        elif field == 2 and wire == LEN:
+            dims = _read_dims(buf, x, y, what)
+        elif field in fields:
+            found.setdefault(fields[field], []).append((wire, x, y))
+    if code == 0:
+        if len(found) > 1:
+            raise DecodeError(what, "no dtype is given and several value fields are filled")
+        if not found:
+            values = np.empty(0, np.float32)
+            return DataType.DT_INVALID, _shape_values(dims, values, what)
+        dtype = _INFER_FROM_FIELD[next(iter(found))]
+    else:
+        try:
+            dtype = DataType(code)
+        except ValueError:
+            raise DecodeError(what, f"unknown dtype code {code}") from None
+    if dtype not in DT_NUMPY:
+        raise DecodeError(what, f"{dtype.name} is not carried by the EAS schema")
+    kind = kind_of(dtype)
+    if kind not in fields.values():
+        raise DecodeError(what, f"{dtype.name} has no field in this schema")
+    others = [k for k in found if k != kind]
+    if others:
+        raise DecodeError(what, f"dtype {dtype.name} but values came in the {others[0]} field")
+    values = _materialize(buf, found.get(kind, []), kind, DT_NUMPY[dtype], what)
+    return dtype, _shape_values(dims, values, what)
+
+
+@dataclass(frozen=True, slots=True)
+class BladeArray:
+    """A decoded Blade ``Array``."""
+
+    name: str
+    blob_name: str
+    batch_size: int
+    dtype: BladeDataType
+    array: npt.NDArray[Any]
+
+
+def decode_blade_array(
+    buf: memoryview, a: int, b: int, what: str, hint: BladeDataType | None = None
+) -> BladeArray:
+    """Read one Blade ``Array``. Blade arrays carry no dtype: it is the filled field, else ``hint``."""
+    name = blob = ""
+    batch: int | None = None
+    dims: list[int] = []
+    found: dict[Kind, list[Span]] = {}
+    for field, wire, x, y in iter_fields(buf, a, b, what):
+        if field == 1 and wire == LEN:
+            blob = utf8(buf, x, y, what)
+        elif field == 2 and wire == LEN:
+            name = utf8(buf, x, y, what)
+        elif field == 3 and wire == VARINT:
+            batch = to_signed64(x)
+        elif field == 4 and wire == LEN:
+            dims = _read_dims(buf, x, y, what)
+        elif field in BLADE_FIELDS:
+            found.setdefault(BLADE_FIELDS[field], []).append((wire, x, y))
+    if batch is None:
+        raise DecodeError(what, "the required field batchsize is missing")
+    if len(found) > 1:
+        raise DecodeError(what, f"output {name!r} fills several value fields")
+    if found:
+        kind = next(iter(found))
+        dtype = next(t for t, (_, k) in BLADE_KINDS.items() if k == kind)
+    else:
+        dtype = hint if hint in BLADE_KINDS else BladeDataType.DT_FLOAT
+        kind = BLADE_KINDS[dtype][1]
+    values = _materialize(buf, found.get(kind, []), kind, BLADE_KINDS[dtype][0], what)
+    return BladeArray(name, blob, batch, dtype, _shape_values(dims, values, what))

@@ -1,0 +1,123 @@
+"""The protobuf wire format, as far as EAS's messages need it: read fields, write fields.
+
+Reading yields offsets into the caller's buffer instead of copies, so that a packed
+float field of a 100 MB response becomes an ``np.frombuffer`` view of the response body.
+Writing collects pieces (small headers and the arrays' own buffers) and joins them once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Final
+
+from aioeas.codecs.varint import encode_varint, read_varint
+from aioeas.errors import DecodeError
+
+__all__ = ["I32", "I64", "LEN", "VARINT", "Buffer", "Writer", "iter_fields"]
+
+VARINT: Final = 0
+I64: Final = 1
+LEN: Final = 2
+I32: Final = 5
+
+Buffer = bytes | bytearray | memoryview
+
+
+def iter_fields(buf: memoryview, start: int, end: int, what: str) -> Iterator[tuple[int, int, int, int]]:
+    """Walk the fields of one message in ``buf[start:end]``.
+
+    Yields ``(field_number, wire_type, a, b)``: for a varint ``a`` is the unsigned value;
+    for a length-delimited field ``a:b`` is its payload's span; for fixed32/fixed64 ``a`` is
+    the offset of its bytes. Anything malformed (a length past the end, a group, a wire
+    type 6 or 7, field number 0) raises ``DecodeError`` naming ``what`` was being read.
+    """
+    pos = start
+    try:
+        while pos < end:
+            key, pos = read_varint(buf, pos, end)
+            field, wire = key >> 3, key & 7
+            if field == 0:
+                raise DecodeError(what, f"field number 0 at byte {pos}")
+            if wire == LEN:
+                size, pos = read_varint(buf, pos, end)
+                stop = pos + size
+                if stop > end:
+                    raise DecodeError(
+                        what, f"field {field} declares {size} bytes but only {end - pos} remain"
+                    )
+                yield field, wire, pos, stop
+                pos = stop
+            elif wire == VARINT:
+                value, pos = read_varint(buf, pos, end)
+                yield field, wire, value, pos
+            elif wire == I32:
+                if pos + 4 > end:
+                    raise DecodeError(what, f"fixed32 field {field} is cut short")
+                yield field, wire, pos, pos + 4
+                pos += 4
+            elif wire == I64:
+                if pos + 8 > end:
+                    raise DecodeError(what, f"fixed64 field {field} is cut short")
+                yield field, wire, pos, pos + 8
+                pos += 8
+            else:
+                raise DecodeError(what, f"wire type {wire} (field {field}) is not used by EAS")
+    except DecodeError as exc:
+        if exc.what == what:
+            raise
+        raise DecodeError(what, exc.reason) from None
+
+
+def utf8(buf: memoryview, a: int, b: int, what: str) -> str:
+    """Decode a ``string`` field, with a ``DecodeError`` for bytes that are not UTF-8."""
+    try:
+        return str(buf[a:b], "utf-8")
+    except UnicodeDecodeError as exc:
+        raise DecodeError(what, f"a string field is not UTF-8 ({exc.reason})") from None
+
+
+_TAGS: dict[tuple[int, int], bytes] = {}
+
+
+def tag(field: int, wire: int) -> bytes:
+    """The key of a field: its number and wire type as one varint (cached)."""
+    key = (field, wire)
+    cached = _TAGS.get(key)
+    if cached is None:
+        cached = _TAGS[key] = encode_varint((field << 3) | wire)
+    return cached
+
+
+class Writer:
+    """Pieces of one message and their total size; nested messages are Writers too."""
+
+    __slots__ = ("parts", "size")
+
+    def __init__(self) -> None:
+        self.parts: list[Buffer] = []
+        self.size = 0
+
+    def varint(self, field: int, value: int) -> None:
+        data = tag(field, VARINT) + encode_varint(value)
+        self.parts.append(data)
+        self.size += len(data)
+
+    def bytes(self, field: int, data: Buffer, nbytes: int | None = None) -> None:
+        """A length-delimited field; ``nbytes`` is given for a memoryview of a wider type."""
+        n = len(data) if nbytes is None else nbytes
+        head = tag(field, LEN) + encode_varint(n)
+        self.parts.append(head)
+        self.parts.append(data)
+        self.size += len(head) + n
+
+    def string(self, field: int, text: str) -> None:
+        self.bytes(field, text.encode("utf-8"))
+
+    def message(self, field: int, sub: Writer) -> None:
+        head = tag(field, LEN) + encode_varint(sub.size)
+        self.parts.append(head)
+        self.parts.extend(sub.parts)
+        self.size += len(head) + sub.size
+
+    def getvalue(self) -> bytes:
+        return b"".join(self.parts)

@@ -1,0 +1,214 @@
+"""TensorFlow services: ``TFRequest`` builds a ``PredictRequest``, ``TFResponse`` reads the answer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, Final, overload
+
+import numpy as np
+import numpy.typing as npt
+
+from aioeas.codecs.arrays import TF_FIELDS, decode_array_proto, write_array_proto
+from aioeas.codecs.convert import check_name, prepare
+from aioeas.codecs.dtypes import DataType
+from aioeas.codecs.wire import LEN, Writer, iter_fields, utf8
+from aioeas.errors import DecodeError, UnknownOutputError
+from aioeas.requests.base import Request, Response, as_memoryview, describe_array
+
+__all__ = ["DTypeConstants", "TFRequest", "TFResponse"]
+
+_UNSET: Final[Any] = object()
+
+
+class DTypeConstants:
+    """The official SDK's ``DT_*`` class attributes, with EAS's values."""
+
+    DT_INVALID: Final = DataType.DT_INVALID
+    DT_FLOAT: Final = DataType.DT_FLOAT
+    DT_DOUBLE: Final = DataType.DT_DOUBLE
+    DT_INT8: Final = DataType.DT_INT8
+    DT_INT16: Final = DataType.DT_INT16
+    DT_INT32: Final = DataType.DT_INT32
+    DT_INT64: Final = DataType.DT_INT64
+    DT_UINT8: Final = DataType.DT_UINT8
+    DT_UINT16: Final = DataType.DT_UINT16
+    DT_QINT8: Final = DataType.DT_QINT8
+    DT_QUINT8: Final = DataType.DT_QUINT8
+    DT_QINT16: Final = DataType.DT_QINT16
+    DT_QUINT16: Final = DataType.DT_QUINT16
+    DT_QINT32: Final = DataType.DT_QINT32
+    DT_STRING: Final = DataType.DT_STRING
+    DT_BOOL: Final = DataType.DT_BOOL
+    #: The manual's spelling of DT_BOOL.
+    TF_BOOL: Final = DataType.DT_BOOL
+
+
+class TFRequest(DTypeConstants, Request["TFResponse"]):
+    """A TensorFlow ``PredictRequest``: named input tensors, optional output names.
+
+    Two ways to add an input::
+
+        req.add_feed("images", np.zeros((1, 784), np.float32))                  # an array
+        req.add_feed("images", [1, 784], TFRequest.DT_FLOAT, [1.0] * 784)      # the SDK's way
+
+    An array's dtype picks the DataType (float32 -> DT_FLOAT, int64 -> DT_INT64, str ->
+    DT_STRING, ...); pass ``dtype`` to send it as another (``DT_QINT8``, or a narrower
+    integer type when the values fit). Numeric arrays are not copied until the body is
+    built, so do not change an array between ``add_feed`` and the end of the predict.
+    Adding a name a second time replaces that input.
+    """
+
+    def __init__(self, signature_name: str | None = None) -> None:
+        self.signature_name = signature_name
+        self._inputs: dict[str, Writer] = {}
+        self._fetches: list[str] = []
+
+    def set_signature_name(self, signature_name: str | None) -> None:
+        self.signature_name = signature_name
+
+    @overload
+    def add_feed(
+        self, input_name: str, data: npt.ArrayLike, dtype: DataType | int | None = None
+    ) -> TFRequest: ...
+    @overload
+    def add_feed(
+        self, input_name: str, data: Sequence[int], dtype: DataType | int | None, content: Any
+    ) -> TFRequest: ...
+    def add_feed(
+        self, input_name: str, data: Any, dtype: DataType | int | None = None, content: Any = _UNSET
+    ) -> TFRequest:
+        """Add (or replace) the input ``input_name``; returns the request for chaining.
+
+        ``add_feed(name, array, dtype=None)`` or the SDK's ``add_feed(name, shape, dtype,
+        flat_content)``. Raises ``InvalidTensorError`` before any I/O for a bad name, dtype,
+        or a content whose length does not match the shape.
+        """
+        name = check_name(input_name)
+        if content is _UNSET:
+            values = prepare(data, dtype)
+        else:
+            values = prepare(content, dtype, shape=data)
+        self._inputs[name] = write_array_proto(values)
+        return self
+
+    def add_fetch(self, output_name: str) -> TFRequest:
+        """Ask for this output only (repeatable); without any, the service returns all."""
+        self._fetches.append(check_name(output_name, "output"))
+        return self
+
+    @property
+    def input_names(self) -> list[str]:
+        return list(self._inputs)
+
+    @property
+    def fetches(self) -> list[str]:
+        return list(self._fetches)
+
+    def to_bytes(self) -> bytes:
+        w = Writer()
+        if self.signature_name:
+            w.string(1, self.signature_name)
+        for name, array in self._inputs.items():
+            entry = Writer()
+            entry.string(1, name)
+            entry.message(2, array)
+            w.message(2, entry)
+        for fetch in self._fetches:
+            w.string(3, fetch)
+        return w.getvalue()
+
+    def parse_response(self, body: bytes) -> TFResponse:
+        return TFResponse(body)
+
+    def __repr__(self) -> str:
+        return (
+            f"TFRequest(signature_name={self.signature_name!r}, inputs={self.input_names}, "
+            f"fetches={self._fetches})"
+        )
+
+
+def decode_named_arrays(
+    body: bytes | bytearray | memoryview, field: int, what: str, fields: Mapping[int, Any]
+) -> dict[str, tuple[DataType, npt.NDArray[Any]]]:
+    """Read the ``map<string, ArrayProto>`` entries of field ``field`` of a message."""
+    buf = as_memoryview(body, what)
+    out: dict[str, tuple[DataType, npt.NDArray[Any]]] = {}
+    for f, wire, a, b in iter_fields(buf, 0, len(buf), what):
+        if f != field:
+            continue
+        if wire != LEN:
+            raise DecodeError(what, f"field {field} has wire type {wire}", body)
+        key = ""
+        value: tuple[DataType, npt.NDArray[Any]] | None = None
+        for ef, ewire, x, y in iter_fields(buf, a, b, what):
+            if ef == 1 and ewire == LEN:
+                key = utf8(buf, x, y, what)
+            elif ef == 2 and ewire == LEN:
+                value = decode_array_proto(buf, x, y, fields, what)
+        if value is None:  # an entry without a value is an empty ArrayProto
+            value = (DataType.DT_INVALID, np.empty(0, np.float32))
+        out[key] = value  # a later entry wins, as protobuf's map parsing does
+    return out
+
+
+def with_body(exc: DecodeError, body: bytes | bytearray | memoryview) -> DecodeError:
+    """The same DecodeError, quoting the whole body rather than the piece being read."""
+    return DecodeError(exc.what, exc.reason, body)
+
+
+class TFResponse(Response, Mapping[str, npt.NDArray[Any]]):
+    """A TensorFlow ``PredictResponse``: a mapping of output name to ndarray.
+
+    ``resp["scores"]`` is an ndarray with its shape and dtype (a read-only view of the
+    body for float and double outputs: ``.copy()`` it to write). ``get_tensor_shape`` and
+    ``get_values`` are the SDK's accessors. Decoding happens here, so bad bytes raise
+    ``DecodeError`` at once, quoting the start of the body.
+    """
+
+    def __init__(self, response_data: bytes | bytearray | memoryview) -> None:
+        self.content = bytes(response_data) if not isinstance(response_data, bytes) else response_data
+        try:
+            self._outputs = decode_named_arrays(self.content, 1, "TFResponse", TF_FIELDS)
+        except DecodeError as exc:
+            raise with_body(exc, self.content) from None
+
+    def _get(self, name: str) -> tuple[DataType, npt.NDArray[Any]]:
+        try:
+            return self._outputs[name]
+        except (KeyError, TypeError):
+            raise UnknownOutputError(name, list(self._outputs)) from None
+
+    def __getitem__(self, output_name: str) -> npt.NDArray[Any]:
+        return self._get(output_name)[1]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._outputs)
+
+    def __len__(self) -> int:
+        return len(self._outputs)
+
+    def dtype(self, output_name: str) -> DataType:
+        """The EAS DataType the output was sent as (``DT_QINT8`` and ``DT_INT8`` both decode to int8)."""
+        return self._get(output_name)[0]
+
+    def get_tensor_shape(self, output_name: str) -> list[int]:
+        return list(self._get(output_name)[1].shape)
+
+    def get_values(self, output_name: str) -> npt.NDArray[Any]:
+        """The output's values, flat (1-D), as the SDK's ``get_values`` returns them."""
+        return self._get(output_name)[1].reshape(-1)
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{k!r}: {describe_array(v)}" for k, (_, v) in self._outputs.items())
+        return f"TFResponse({{{shown}}})"
+
+    def __str__(self) -> str:
+        return repr(self)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, TFResponse):
+            return self.content == other.content
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
