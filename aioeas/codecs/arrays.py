@@ -47,9 +47,9 @@ _FIXED_WIRE: Final[dict[Kind, int]] = {"f4": I32, "f8": I64}
 def _write_values(w: Writer, field: int, values: WireValues) -> None:
     if values.items is not None:
         for item in values.items:
-            w.bytes(field, item)
+            w.blob(field, item)
     elif values.payload is not None and values.payload.nbytes:
-        w.bytes(field, values.payload)
+        w.blob(field, values.payload)
 
 
 def _write_dims(w: Writer, field: int, shape: tuple[int, ...], *, always: bool = False) -> None:
@@ -58,7 +58,7 @@ def _write_dims(w: Writer, field: int, shape: tuple[int, ...], *, always: bool =
     dims = b"".join(encode_varint(d) for d in shape)
     sub = Writer()
     if dims:
-        sub.bytes(1, dims)
+        sub.blob(1, dims)
     w.message(field, sub)
 
 
@@ -124,10 +124,13 @@ def _materialize(
             if wire != LEN and wire != _FIXED_WIRE[kind]:
                 raise DecodeError(what, f"a {kind} value has wire type {wire}")
             if (b - a) % width:
-                raise DecodeError(what, f"a packed run of {b - a} bytes is not a whole number of {kind} values")
+                raise DecodeError(
+                    what, f"a packed run of {b - a} bytes is not a whole number of {kind} values"
+                )
         if len(spans) == 1:
             _, a, b = spans[0]
-            return np.frombuffer(buf, dtype=np_dtype, count=(b - a) // width, offset=a)
+            view: npt.NDArray[Any] = np.frombuffer(buf, np_dtype, (b - a) // width, a)
+        return view
         return np.frombuffer(b"".join(bytes(buf[a:b]) for _, a, b in spans), dtype=np_dtype)
     # varint kinds: packed runs decode in numpy, single unpacked values one by one
     pieces: list[npt.NDArray[np.uint64]] = []
@@ -140,7 +143,8 @@ def _materialize(
             raise DecodeError(what, f"an integer value has wire type {wire}")
     raw = pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
     if kind == "bool":
-        return raw != 0
+        flags: npt.NDArray[np.bool_] = raw != 0
+        return flags
     signed = raw.view(np.int64)
     if kind == "v64":
         return signed

@@ -89,7 +89,9 @@ def to_data_type(dtype: object) -> DataType:
     try:
         np_dtype = np.dtype(dtype)  # type: ignore[call-overload]
     except TypeError:
-        raise InvalidTensorError(f"{dtype!r} is neither an EAS DT_* code nor a numpy dtype") from None
+        raise InvalidTensorError(
+            f"{dtype!r} is neither an EAS DT_* code nor a numpy dtype"
+        ) from None
     return infer_dtype(np_dtype, None)
 
 
@@ -101,7 +103,7 @@ def infer_dtype(np_dtype: np.dtype[Any], sample: npt.NDArray[Any] | None) -> Dat
     if np_dtype.kind in "US":
         return DataType.DT_STRING
     if np_dtype.kind == "O":
-        flat = sample.reshape(-1) if sample is not None else []
+        flat: Sequence[Any] = list(sample.reshape(-1)) if sample is not None else []
         if all(isinstance(x, (str, bytes)) for x in flat):
             return DataType.DT_STRING
         kinds = sorted({type(x).__name__ for x in flat})
@@ -109,8 +111,11 @@ def infer_dtype(np_dtype: np.dtype[Any], sample: npt.NDArray[Any] | None) -> Dat
             f"an object array can only carry strings (str or bytes elements), this one holds "
             f"{', '.join(kinds)}; convert it to a numeric dtype or to strings first"
         )
-    advice = UNSUPPORTED_ADVICE.get(np_dtype.name, "convert it to one of float32, float64, "
-                                    "int8, int16, int32, int64, uint8, uint16, bool or strings")
+    advice = UNSUPPORTED_ADVICE.get(
+        np_dtype.name,
+        "convert it to one of float32, float64, "
+        "int8, int16, int32, int64, uint8, uint16, bool or strings",
+    )
     raise InvalidTensorError(f"arrays of dtype {np_dtype.name} cannot be sent: {advice}")
 
 
@@ -194,7 +199,9 @@ def prepare(
         target = infer_dtype(arr.dtype, arr)
     if allowed is not None and target not in allowed:
         names = ", ".join(sorted(t.name for t in allowed))
-        raise InvalidTensorError(f"the {schema} schema cannot carry {target.name}; it takes {names}")
+        raise InvalidTensorError(
+            f"the {schema} schema cannot carry {target.name}; it takes {names}"
+        )
 
     if shape is not None:
         dims = check_shape(shape)
@@ -212,13 +219,18 @@ def prepare(
         return WireValues(target, dims, kind, None, _to_bytes_items(flat))
     wire = _cast_numeric(flat, DT_NUMPY[target], target)
     if kind in ("f4", "f8"):
-        payload = memoryview(wire.view(np.uint8))
+        payload = _bytes_view(wire)
     elif kind == "bool":
-        payload = memoryview(wire.view(np.uint8))  # each bool is a one-byte varint
+        payload = _bytes_view(wire)  # each bool is a one-byte varint
     else:
         signed = wire.astype(np.int64, copy=False)
-        payload = memoryview(encode_varints(signed.view(np.uint64)))
+        payload = _bytes_view(encode_varints(signed.view(np.uint64)))
     return WireValues(target, dims, kind, payload, None)
+
+
+def _bytes_view(arr: npt.NDArray[Any]) -> memoryview:
+    """The bytes of a contiguous array, without a copy."""
+    return memoryview(arr.view(np.uint8))  # type: ignore[arg-type]
 
 
 def _looks_textual(data: object) -> bool:

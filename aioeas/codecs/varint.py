@@ -82,7 +82,8 @@ def encode_varints(values: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint8]:
         return np.empty(0, np.uint8)
     top = int(u.max())
     if top < 0x80:  # every value fits one byte: the bytes are the values
-        return u.astype(np.uint8)
+        small: npt.NDArray[np.uint8] = u.astype(np.uint8)
+        return small
     sizes = np.searchsorted(_THRESHOLDS, u, side="right").astype(np.intp) + 1
     total = int(sizes.sum())
     ends = np.cumsum(sizes)
@@ -91,7 +92,7 @@ def encode_varints(values: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint8]:
     owner = np.repeat(np.arange(u.size, dtype=np.intp), sizes)
     place = np.arange(total, dtype=np.intp) - starts[owner]
     groups = (u[owner] >> (place.astype(np.uint64) * np.uint64(7))) & np.uint64(0x7F)
-    out = groups.astype(np.uint8)
+    out: npt.NDArray[np.uint8] = groups.astype(np.uint8)
     out[place < (sizes[owner] - 1)] |= 0x80
     return out
 

@@ -23,7 +23,9 @@ I32: Final = 5
 Buffer = bytes | bytearray | memoryview
 
 
-def iter_fields(buf: memoryview, start: int, end: int, what: str) -> Iterator[tuple[int, int, int, int]]:
+def iter_fields(
+    buf: memoryview, start: int, end: int, what: str
+) -> Iterator[tuple[int, int, int, int]]:
     """Walk the fields of one message in ``buf[start:end]``.
 
     Yields ``(field_number, wire_type, a, b)``: for a varint ``a`` is the unsigned value;
@@ -102,7 +104,7 @@ class Writer:
         self.parts.append(data)
         self.size += len(data)
 
-    def bytes(self, field: int, data: Buffer, nbytes: int | None = None) -> None:
+    def blob(self, field: int, data: Buffer, nbytes: int | None = None) -> None:
         """A length-delimited field; ``nbytes`` is given for a memoryview of a wider type."""
         n = len(data) if nbytes is None else nbytes
         head = tag(field, LEN) + encode_varint(n)
@@ -111,7 +113,7 @@ class Writer:
         self.size += len(head) + n
 
     def string(self, field: int, text: str) -> None:
-        self.bytes(field, text.encode("utf-8"))
+        self.blob(field, text.encode("utf-8"))
 
     def message(self, field: int, sub: Writer) -> None:
         head = tag(field, LEN) + encode_varint(sub.size)

@@ -41,7 +41,9 @@ def blade_type(code: object) -> BladeDataType:
     if isinstance(code, DataType):
         if code in _FROM_TF:
             return _FROM_TF[code]
-        raise InvalidTensorError(f"Blade carries float32, int32, int64 and strings, not {code.name}")
+        raise InvalidTensorError(
+            f"Blade carries float32, int32, int64 and strings, not {code.name}"
+        )
     if isinstance(code, (int, np.integer)) and not isinstance(code, bool):
         try:
             return BladeDataType(int(code))
@@ -57,7 +59,9 @@ def blade_type(code: object) -> BladeDataType:
     raise InvalidTensorError(f"Blade carries float32, int32, int64 and strings, not {np_dtype}")
 
 
-def _prepare(data: Any, dtype: Any, shape: Sequence[int] | None) -> tuple[WireValues, BladeDataType]:
+def _prepare(
+    data: Any, dtype: Any, shape: Sequence[int] | None
+) -> tuple[WireValues, BladeDataType]:
     tf_type = _TO_TF[blade_type(dtype)] if dtype is not None else None
     values = prepare(data, tf_type, shape=shape, allowed=BLADE_TYPES, schema="Blade")
     return values, _FROM_TF[values.dtype]
@@ -80,8 +84,12 @@ class _BladeBase:
     def set_signature_name(self, signature_name: str | None) -> None:
         self.signature_name = signature_name
 
-    def _add(self, name: str, batch_size: int, values: WireValues) -> None:
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
+    def _add(self, name: str, batch_size: object, values: WireValues) -> None:
+        if (
+            isinstance(batch_size, bool)
+            or not isinstance(batch_size, (int, np.integer))
+            or batch_size <= 0
+        ):
             raise InvalidTensorError(f"a Blade batch size is an int > 0, got {batch_size!r}")
         self._inputs[name] = write_blade_array(name, int(batch_size), values, _kind(values))
 
@@ -121,8 +129,14 @@ class BladeRequest(_BladeBase, Request["BladeResponse"]):
     """
 
     def add_feed(
-        self, input_name: str, batch_size: Any, shape: Any = _UNSET, data_type: Any = _UNSET,
-        content: Any = _UNSET, *, dtype: Any = None,
+        self,
+        input_name: str,
+        batch_size: Any,
+        shape: Any = _UNSET,
+        data_type: Any = _UNSET,
+        content: Any = _UNSET,
+        *,
+        dtype: Any = None,
     ) -> BladeRequest:
         name = check_name(input_name)
         if isinstance(batch_size, (int, np.integer)) and not isinstance(batch_size, bool):
@@ -136,15 +150,23 @@ class BladeRequest(_BladeBase, Request["BladeResponse"]):
             return self
         # the array form: add_feed(name, array[, batch_size])
         if content is not _UNSET or data_type is not _UNSET:
-            raise UsageError("with an array, add_feed takes (name, array, batch_size=None, dtype=None)")
+            raise UsageError(
+                "with an array, add_feed takes (name, array, batch_size=None, dtype=None)"
+            )
         values, _ = _prepare(batch_size, dtype, None)
         batch = shape if shape is not _UNSET and shape is not None else _first_dim(values)
         self._add(name, batch, values)
         return self
 
-    def add_fetch(self, output_name: str, output_type: Any = BladeDataType.DT_UNKNOWN) -> BladeRequest:
+    def add_fetch(
+        self, output_name: str, output_type: Any = BladeDataType.DT_UNKNOWN
+    ) -> BladeRequest:
         """Ask for an output; its type lets an empty output decode to the right dtype."""
-        dtype = BladeDataType.DT_UNKNOWN if output_type == BladeDataType.DT_UNKNOWN else blade_type(output_type)
+        dtype = (
+            BladeDataType.DT_UNKNOWN
+            if output_type == BladeDataType.DT_UNKNOWN
+            else blade_type(output_type)
+        )
         self._fetch(output_name, dtype)
         return self
 
@@ -171,7 +193,9 @@ class BladeTFRequest(_BladeBase, Request["BladeTFResponse"]):
     def __init__(self, signature_name: str | None = None) -> None:
         super().__init__(signature_name)
 
-    def add_feed(self, input_name: str, data: Any, data_type: Any = None, content: Any = _UNSET) -> BladeTFRequest:
+    def add_feed(
+        self, input_name: str, data: Any, data_type: Any = None, content: Any = _UNSET
+    ) -> BladeTFRequest:
         name = check_name(input_name)
         if content is _UNSET:
             values, _ = _prepare(data, data_type, None)
@@ -195,10 +219,14 @@ class BladeResponse(Response, Mapping[str, npt.NDArray[Any]]):
     """A Blade ``Response``: outputs by name (``name_in_dl_model``), each an ndarray."""
 
     def __init__(
-        self, response_data: bytes | bytearray | memoryview,
-        *, hints: Mapping[str, BladeDataType] | None = None,
+        self,
+        response_data: bytes | bytearray | memoryview,
+        *,
+        hints: Mapping[str, BladeDataType] | None = None,
     ) -> None:
-        self.content = bytes(response_data) if not isinstance(response_data, bytes) else response_data
+        self.content = (
+            bytes(response_data) if not isinstance(response_data, bytes) else response_data
+        )
         what = type(self).__name__
         hints = hints or {}
         try:

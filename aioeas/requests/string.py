@@ -25,7 +25,9 @@ def _records_of(records: object) -> list[dict[str, Any]]:
     elif isinstance(records, Iterable) and not isinstance(records, (str, bytes)):
         rows = [dict(r) for r in records]
     else:
-        raise UsageError(f"records are a DataFrame or a list of dicts, got {type(records).__name__}")
+        raise UsageError(
+            f"records are a DataFrame or a list of dicts, got {type(records).__name__}"
+        )
     return [{str(k): _plain(v) for k, v in row.items()} for row in rows]
 
 
@@ -43,8 +45,10 @@ class StringRequest(Request["StringResponse"]):
     """
 
     def __init__(
-        self, request_data: str | bytes | bytearray | memoryview | None = None,
-        *, content_type: str | None = None,
+        self,
+        request_data: str | bytes | bytearray | memoryview | None = None,
+        *,
+        content_type: str | None = None,
     ) -> None:
         if request_data is None:
             request_data = b""
@@ -122,7 +126,9 @@ class StringResponse(Response):
                 return pd.DataFrame(data)
             data = [data]
         if not isinstance(data, list):
-            raise DecodeError("a JSON records response", "it is not a list or an object", self.content)
+            raise DecodeError(
+                "a JSON records response", "it is not a list or an object", self.content
+            )
         return pd.DataFrame(data)
 
     def __str__(self) -> str:

@@ -84,10 +84,7 @@ class TFRequest(DTypeConstants, Request["TFResponse"]):
         or a content whose length does not match the shape.
         """
         name = check_name(input_name)
-        if content is _UNSET:
-            values = prepare(data, dtype)
-        else:
-            values = prepare(content, dtype, shape=data)
+        values = prepare(data, dtype) if content is _UNSET else prepare(content, dtype, shape=data)
         self._inputs[name] = write_array_proto(values)
         return self
 
@@ -166,7 +163,9 @@ class TFResponse(Response, Mapping[str, npt.NDArray[Any]]):
     """
 
     def __init__(self, response_data: bytes | bytearray | memoryview) -> None:
-        self.content = bytes(response_data) if not isinstance(response_data, bytes) else response_data
+        self.content = (
+            bytes(response_data) if not isinstance(response_data, bytes) else response_data
+        )
         try:
             self._outputs = decode_named_arrays(self.content, 1, "TFResponse", TF_FIELDS)
         except DecodeError as exc:
@@ -211,4 +210,3 @@ class TFResponse(Response, Mapping[str, npt.NDArray[Any]]):
         return NotImplemented
 
     __hash__ = None  # type: ignore[assignment]
-

@@ -23,9 +23,24 @@ _UNSET: Final[Any] = object()
 
 #: What the PyTorch schema carries: it has no bool_val field.
 TORCH_TYPES: Final = frozenset(
-    t for t in DataType if t.name in {
-        "DT_FLOAT", "DT_DOUBLE", "DT_INT8", "DT_INT16", "DT_INT32", "DT_INT64", "DT_UINT8",
-        "DT_UINT16", "DT_QINT8", "DT_QUINT8", "DT_QINT16", "DT_QUINT16", "DT_QINT32", "DT_STRING",
+    t
+    for t in DataType
+    if t.name
+    in {
+        "DT_FLOAT",
+        "DT_DOUBLE",
+        "DT_INT8",
+        "DT_INT16",
+        "DT_INT32",
+        "DT_INT64",
+        "DT_UINT8",
+        "DT_UINT16",
+        "DT_QINT8",
+        "DT_QUINT8",
+        "DT_QINT16",
+        "DT_QUINT16",
+        "DT_QINT32",
+        "DT_STRING",
     }
 )
 
@@ -73,19 +88,31 @@ class TorchRequest(DTypeConstants, Request["TorchResponse"]):
         return write_array_proto(values)
 
     @overload
-    def add_feed(self, index: int, data: npt.ArrayLike, dtype: DataType | int | None = None) -> TorchRequest: ...
+    def add_feed(
+        self, index: int, data: npt.ArrayLike, dtype: DataType | int | None = None
+    ) -> TorchRequest: ...
     @overload
-    def add_feed(self, index: int, data: Sequence[int], dtype: DataType | int | None, content: Any) -> TorchRequest: ...
-    def add_feed(self, index: int, data: Any, dtype: DataType | int | None = None, content: Any = _UNSET) -> TorchRequest:
+    def add_feed(
+        self, index: int, data: Sequence[int], dtype: DataType | int | None, content: Any
+    ) -> TorchRequest: ...
+    def add_feed(
+        self, index: int, data: Any, dtype: DataType | int | None = None, content: Any = _UNSET
+    ) -> TorchRequest:
         """Set input ``index``. Inputs below it that were never set go as empty tensors."""
         self._inputs[_check_index(index, "input")] = self._values(data, dtype, content)
         return self
 
     @overload
-    def add_feed_map(self, name: str, data: npt.ArrayLike, dtype: DataType | int | None = None) -> TorchRequest: ...
+    def add_feed_map(
+        self, name: str, data: npt.ArrayLike, dtype: DataType | int | None = None
+    ) -> TorchRequest: ...
     @overload
-    def add_feed_map(self, name: str, data: Sequence[int], dtype: DataType | int | None, content: Any) -> TorchRequest: ...
-    def add_feed_map(self, name: str, data: Any, dtype: DataType | int | None = None, content: Any = _UNSET) -> TorchRequest:
+    def add_feed_map(
+        self, name: str, data: Sequence[int], dtype: DataType | int | None, content: Any
+    ) -> TorchRequest: ...
+    def add_feed_map(
+        self, name: str, data: Any, dtype: DataType | int | None = None, content: Any = _UNSET
+    ) -> TorchRequest:
         """Set the named input ``name`` (the schema's ``map_inputs``)."""
         self._map_inputs[check_name(name)] = self._values(data, dtype, content)
         return self
@@ -102,7 +129,7 @@ class TorchRequest(DTypeConstants, Request["TorchResponse"]):
             for i in range(max(self._inputs) + 1):
                 w.message(1, self._inputs.get(i, empty))
         if self._fetches:
-            w.bytes(2, encode_varints(np.array(self._fetches, dtype=np.uint64)).tobytes())
+            w.blob(2, encode_varints(np.array(self._fetches, dtype=np.uint64)).tobytes())
         for name, array in self._map_inputs.items():
             entry = Writer()
             entry.string(1, name)
@@ -127,7 +154,9 @@ class TorchResponse(Response):
     """A PyTorch ``PredictResponse``: ``resp[0]`` by index, ``resp["name"]`` by map name."""
 
     def __init__(self, response_data: bytes | bytearray | memoryview) -> None:
-        self.content = bytes(response_data) if not isinstance(response_data, bytes) else response_data
+        self.content = (
+            bytes(response_data) if not isinstance(response_data, bytes) else response_data
+        )
         what = "TorchResponse"
         try:
             buf = as_memoryview(self.content, what)
@@ -154,7 +183,11 @@ class TorchResponse(Response):
             if key in self._map:
                 return self._map[key]
             raise UnknownOutputError(key, list(self._map))
-        if isinstance(key, (int, np.integer)) and not isinstance(key, bool) and 0 <= key < len(self._outputs):
+        if (
+            isinstance(key, (int, np.integer))
+            and not isinstance(key, bool)
+            and 0 <= key < len(self._outputs)
+        ):
             return self._outputs[int(key)]
         raise UnknownOutputError(key, [str(i) for i in range(len(self._outputs))] + list(self._map))
 
@@ -186,4 +219,3 @@ class TorchResponse(Response):
 
     def __str__(self) -> str:
         return repr(self)
-

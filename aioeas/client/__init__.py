@@ -1,0 +1,1 @@
+"""The network side: sessions, endpoints, signing, retries (aiohttp lives here and below)."""
