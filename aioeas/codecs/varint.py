@@ -28,6 +28,8 @@ MAX_VARINT_BYTES = 10
 # 2**7, 2**14, ... 2**63: a value needs k+2 bytes when it is >= the k-th threshold.
 _THRESHOLDS = np.array([1 << (7 * k) for k in range(1, MAX_VARINT_BYTES)], dtype=np.uint64)
 _SMALL = [bytes([i]) for i in range(128)]
+# _KEEP[size, k]: whether byte k belongs to a varint of ``size`` bytes.
+_KEEP = np.arange(MAX_VARINT_BYTES)[None, :] < np.arange(MAX_VARINT_BYTES + 1)[:, None]
 
 
 def encode_varint(value: int) -> bytes:
@@ -84,16 +86,27 @@ def encode_varints(values: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint8]:
     if top < 0x80:  # every value fits one byte: the bytes are the values
         small: npt.NDArray[np.uint8] = u.astype(np.uint8)
         return small
-    sizes = np.searchsorted(_THRESHOLDS, u, side="right").astype(np.intp) + 1
-    total = int(sizes.sum())
-    ends = np.cumsum(sizes)
-    starts = ends - sizes
-    # For each output byte: which value it belongs to and its place within that varint.
-    owner = np.repeat(np.arange(u.size, dtype=np.intp), sizes)
-    place = np.arange(total, dtype=np.intp) - starts[owner]
-    groups = (u[owner] >> (place.astype(np.uint64) * np.uint64(7))) & np.uint64(0x7F)
-    out: npt.NDArray[np.uint8] = groups.astype(np.uint8)
-    out[place < (sizes[owner] - 1)] |= 0x80
+    # bytes per value: 1 + how many of 2**7, 2**14, ... it reaches
+    sizes = np.ones(u.size, np.uint8)
+    for threshold in _THRESHOLDS:
+        if top < threshold:
+            break
+        sizes += u >= threshold
+    width = int(sizes.max())
+    # Byte k of every value, continuation bit included, one row per k; then keep, value by
+    # value, the first ``size`` bytes (a lookup table turns sizes into the row mask).
+    grid = np.empty((width, u.size), np.uint8)
+    for k in range(width):
+        row = grid[k]
+        np.bitwise_and(u >> np.uint64(7 * k), np.uint64(0x7F), out=row, casting="unsafe")
+        if k < width - 1:
+            row |= (sizes > k + 1).view(np.uint8) << 7
+    by_value = grid.T
+    if int(sizes.min()) == width:  # all the same length: nothing to drop
+        same: npt.NDArray[np.uint8] = by_value.reshape(-1)
+        return same
+    keep = _KEEP[sizes, :width]
+    out: npt.NDArray[np.uint8] = by_value[keep]
     return out
 
 

@@ -1,0 +1,69 @@
+"""Every check CI runs, as nox sessions a person can run too: ``nox -s tests``."""
+
+from __future__ import annotations
+
+import pathlib
+import shutil
+import tempfile
+
+import nox
+
+nox.options.sessions = ["tests", "lint", "typecheck"]
+nox.options.reuse_existing_virtualenvs = True
+
+ROOT = pathlib.Path(__file__).parent
+PYTHON = ["3.11"]
+#: The generator the checked-in aioeas/_proto was made with (tests/unit checks for drift).
+GRPCIO_TOOLS = "grpcio-tools==1.85.1"
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """The whole suite: unit, property, interop (official SDK in its own venv), integration."""
+    session.install("-e", ".[test]")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """ruff (lint and format) and import-linter's layer contracts."""
+    session.install("-e", ".[lint]")
+    session.run("ruff", "check", "aioeas", "tests", "benchmarks", "noxfile.py")
+    session.run("ruff", "format", "--check", "aioeas", "tests", "benchmarks", "noxfile.py")
+    session.run("lint-imports")
+
+
+@nox.session(python=PYTHON)
+def typecheck(session: nox.Session) -> None:
+    """mypy strict on the package."""
+    session.install("-e", ".[lint]")
+    session.run("mypy")
+
+
+@nox.session(python=PYTHON)
+def proto(session: nox.Session) -> None:
+    """Regenerate aioeas/_proto (modules and .pyi stubs) from proto/*.proto."""
+    session.install(GRPCIO_TOOLS)
+    out = ROOT / "aioeas" / "_proto"
+    with tempfile.TemporaryDirectory() as tmp:
+        protos = sorted(str(p.relative_to(ROOT / "proto")) for p in (ROOT / "proto").glob("*.proto"))
+        session.run(
+            "python", "-m", "grpc_tools.protoc", f"-I{ROOT / 'proto'}",
+            f"--python_out={tmp}", f"--pyi_out={tmp}", *protos,
+        )
+        for f in pathlib.Path(tmp).iterdir():
+            shutil.copy(f, out / f.name)
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """The benchmarks, aioeas against eas-prediction and numpy, printed as ratios."""
+    session.install("-e", ".[test]")
+    session.run("python", "benchmarks/bench_codecs.py", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def docs(session: nox.Session) -> None:
+    """Build the docs site in strict mode (broken links and references fail)."""
+    session.install("-e", ".[docs]")
+    session.run("mkdocs", "build", "--strict")
