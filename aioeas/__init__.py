@@ -4,6 +4,9 @@ Requests are built from numpy arrays without per-element Python work; responses 
 numpy arrays. Every exception derives from ``EASError`` (see ``aioeas.errors``).
 """
 
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+from typing import Any as _Any
+
 from aioeas.codecs.dtypes import BladeDataType, DataType
 from aioeas.errors import (
     AuthError,
@@ -36,8 +39,71 @@ from aioeas.requests import (
 
 __version__ = "0.1.0"
 
+# The client (and so aiohttp) loads on first use: the sans-IO core, ``import aioeas.codecs``
+# or ``aioeas.TFRequest``, works and imports quickly without it.
+if _TYPE_CHECKING:
+    from aioeas.client import (
+        ENDPOINT_TYPE_DEFAULT,
+        ENDPOINT_TYPE_DIRECT,
+        ENDPOINT_TYPE_GATEWAY,
+        AttemptEnd,
+        AttemptRetry,
+        AttemptStart,
+        Backend,
+        DiscoveryConfig,
+        FanOut,
+        Hooks,
+        PoolLimits,
+        PredictClient,
+        PredictRequest,
+        RetryPolicy,
+        Timeout,
+    )
+
+_CLIENT_NAMES = frozenset(
+    {
+        "ENDPOINT_TYPE_DEFAULT",
+        "ENDPOINT_TYPE_DIRECT",
+        "ENDPOINT_TYPE_GATEWAY",
+        "AttemptEnd",
+        "AttemptRetry",
+        "AttemptStart",
+        "Backend",
+        "DiscoveryConfig",
+        "FanOut",
+        "Hooks",
+        "PoolLimits",
+        "PredictClient",
+        "PredictRequest",
+        "RetryPolicy",
+        "Timeout",
+    }
+)
+
+
+def __getattr__(name: str) -> _Any:
+    if name in _CLIENT_NAMES:
+        from aioeas import client
+
+        value = getattr(client, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'aioeas' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | _CLIENT_NAMES)
+
+
 __all__ = [
+    "ENDPOINT_TYPE_DEFAULT",
+    "ENDPOINT_TYPE_DIRECT",
+    "ENDPOINT_TYPE_GATEWAY",
+    "AttemptEnd",
+    "AttemptRetry",
+    "AttemptStart",
     "AuthError",
+    "Backend",
     "BladeDataType",
     "BladeRequest",
     "BladeResponse",
@@ -46,18 +112,26 @@ __all__ = [
     "ConnectError",
     "DataType",
     "DecodeError",
+    "DiscoveryConfig",
     "EASError",
+    "FanOut",
+    "Hooks",
     "InvalidTensorError",
+    "PoolLimits",
+    "PredictClient",
+    "PredictRequest",
     "QueueError",
     "Request",
     "RequestTimeoutError",
     "Response",
+    "RetryPolicy",
     "RetryableServiceError",
     "ServiceError",
     "StringRequest",
     "StringResponse",
     "TFRequest",
     "TFResponse",
+    "Timeout",
     "TorchRequest",
     "TorchResponse",
     "TransportError",

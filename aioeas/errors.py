@@ -5,7 +5,7 @@
     EASError                         the root: catch this to catch everything from aioeas
     ├── UsageError (ValueError)      your code asked for something impossible: fix the call
     │   ├── InvalidTensorError       a tensor the wire cannot carry: dtype, shape, content
-    │   └── UnknownOutputError       (also LookupError) a response has no output by that name
+    │   └── UnknownOutputError       (also KeyError) a response has no output by that name
     ├── TransportError               the request may not have reached the service: retry
     │   ├── ConnectError             (also ConnectionError) refused, reset, DNS, TLS
     │   └── RequestTimeoutError      (also TimeoutError, which is asyncio.TimeoutError)
@@ -65,8 +65,11 @@ class InvalidTensorError(UsageError):
     """
 
 
-class UnknownOutputError(UsageError, LookupError):
-    """A response was asked for an output it does not have; the message lists those it has."""
+class UnknownOutputError(UsageError, KeyError):
+    """A response was asked for an output it does not have; the message lists those it has.
+
+    A ``KeyError`` (so a ``LookupError``), as ``Mapping.get`` and ``in`` expect of ``[]``.
+    """
 
     def __init__(self, name: object, available: list[str]) -> None:
         self.name = name
@@ -74,7 +77,7 @@ class UnknownOutputError(UsageError, LookupError):
         shown = ", ".join(available) if available else "none"
         super().__init__(f"no output named {name!r} in the response (outputs: {shown})")
 
-    def __str__(self) -> str:  # LookupError would repr() the message otherwise
+    def __str__(self) -> str:  # KeyError would repr() the message otherwise
         return str(self.args[0])
 
 

@@ -66,7 +66,8 @@ def write_array_proto(values: WireValues) -> Writer:
     """One TF/PyTorch ``ArrayProto``: dtype (1), array_shape (2), then the value field."""
     w = Writer()
     w.varint(1, int(values.dtype))
-    _write_dims(w, 2, values.shape)
+    # Written even for a 0-d tensor, as the official client does (byte-identical requests).
+    _write_dims(w, 2, values.shape, always=True)
     _write_values(w, _FIELD_OF[values.kind], values)
     return w
 
@@ -130,7 +131,7 @@ def _materialize(
         if len(spans) == 1:
             _, a, b = spans[0]
             view: npt.NDArray[Any] = np.frombuffer(buf, np_dtype, (b - a) // width, a)
-        return view
+            return view
         return np.frombuffer(b"".join(bytes(buf[a:b]) for _, a, b in spans), dtype=np_dtype)
     # varint kinds: packed runs decode in numpy, single unpacked values one by one
     pieces: list[npt.NDArray[np.uint64]] = []
@@ -141,7 +142,7 @@ def _materialize(
             pieces.append(np.array([a], dtype=np.uint64))
         else:
             raise DecodeError(what, f"an integer value has wire type {wire}")
-    raw = pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
+    raw = np.concatenate(pieces) if pieces else np.empty(0, np.uint64)
     if kind == "bool":
         flags: npt.NDArray[np.bool_] = raw != 0
         return flags
@@ -191,9 +192,9 @@ def decode_array_proto(
     if code == 0:
         if len(found) > 1:
             raise DecodeError(what, "no dtype is given and several value fields are filled")
-        if not found:
+        if not found:  # an empty ArrayProto (a PyTorch input left unset): no values at all
             values = np.empty(0, np.float32)
-            return DataType.DT_INVALID, _shape_values(dims, values, what)
+            return DataType.DT_INVALID, _shape_values(dims, values, what) if dims else values
         dtype = _INFER_FROM_FIELD[next(iter(found))]
     else:
         try:

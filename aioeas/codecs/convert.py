@@ -141,8 +141,15 @@ def _cast_numeric(
     if src.kind not in "biuf":
         raise InvalidTensorError(f"{name} takes numbers, got an array of dtype {src}")
     if target.kind == "f":
-        if src.kind == "f" or src.kind in "biu":
-            return np.ascontiguousarray(arr, dtype=target.newbyteorder("<"))
+        try:
+            with np.errstate(over="raise"):
+                return np.ascontiguousarray(arr, dtype=target.newbyteorder("<"))
+        except FloatingPointError:
+            info = np.finfo(target)
+            raise InvalidTensorError(
+                f"{name} holds magnitudes up to {info.max:.4g}, and some values are larger; "
+                f"they would arrive as inf (send float64 as DT_DOUBLE, or clip them)"
+            ) from None
     elif target.kind == "b":
         return np.ascontiguousarray(arr != 0) if src.kind != "b" else np.ascontiguousarray(arr)
     else:  # integer targets
@@ -191,7 +198,11 @@ def prepare(
         arr = data
     else:
         try:
-            arr = np.asarray(data) if target is None else np.asarray(data, dtype=DT_NUMPY[target])
+            # No dtype= here: numpy would truncate 1.5 to 1 for an integer type. The cast
+            # below checks floats and ranges; an empty list just takes the target's dtype.
+            arr = np.asarray(data)
+            if target is not None and arr.size == 0:
+                arr = arr.astype(DT_NUMPY[target])
         except (TypeError, ValueError, OverflowError) as exc:
             want = target.name if target is not None else "a tensor"
             raise InvalidTensorError(f"cannot make {want} of the given content: {exc}") from None

@@ -123,13 +123,15 @@ class StringResponse(Response):
         if isinstance(data, dict):
             values = list(data.values())
             if values and all(isinstance(v, list) for v in values):
-                return pd.DataFrame(data)
+                columns: pd.DataFrame = pd.DataFrame(data)
+                return columns
             data = [data]
         if not isinstance(data, list):
             raise DecodeError(
                 "a JSON records response", "it is not a list or an object", self.content
             )
-        return pd.DataFrame(data)
+        rows: pd.DataFrame = pd.DataFrame(data)
+        return rows
 
     def __str__(self) -> str:
         return self.text

@@ -150,6 +150,8 @@ def decode_named_arrays(
 
 def with_body(exc: DecodeError, body: bytes | bytearray | memoryview) -> DecodeError:
     """The same DecodeError, quoting the whole body rather than the piece being read."""
+    if not isinstance(body, (bytes, bytearray, memoryview)):  # not bytes at all: nothing to quote
+        return exc
     return DecodeError(exc.what, exc.reason, body)
 
 

@@ -52,14 +52,25 @@ def official_python() -> Path:
             return python
         venv.EnvBuilder(with_pip=True, clear=True).create(where)
         subprocess.run(
-            [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-             *REQUIREMENTS],
+            [
+                str(python),
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                *REQUIREMENTS,
+            ],
             check=True,
             stdout=sys.stderr,
         )
         subprocess.run(
-            [str(python), "-c", "import eas_prediction, google.protobuf as p; "
-             "assert p.__version__ == '3.20.3', p.__version__"],
+            [
+                str(python),
+                "-c",
+                "import eas_prediction, google.protobuf as p; "
+                "assert p.__version__ == '3.20.3', p.__version__",
+            ],
             check=True,
         )
         done.write_text("\n".join(REQUIREMENTS))

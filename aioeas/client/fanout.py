@@ -1,0 +1,186 @@
+"""Many predicts with bounded concurrency: ``client.predict_many(requests, concurrency=64)``.
+
+Requests are pulled from the (sync or async) iterable only as slots free up, so at most
+``concurrency`` tasks exist at once and a generator of a million requests is never
+materialised. A slot stays taken until its result has been handed out: in input order a
+slow head holds the window (memory stays bounded by ``concurrency`` results), as completed
+it does not.
+
+The result is an async iterator, an awaitable (the whole list) and an async context
+manager that cancels what is still in flight on exit::
+
+    results = await client.predict_many(reqs)                 # list, input order
+    async with client.predict_many(reqs, ordered=False) as it:
+        async for resp in it: ...
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Callable,
+    Coroutine,
+    Generator,
+    Iterable,
+    Iterator,
+    Sized,
+)
+from typing import Any, Generic, TypeVar
+
+from aioeas.errors import UsageError
+
+__all__ = ["FanOut", "ProgressCallback"]
+
+T = TypeVar("T")
+
+#: Called as ``progress(done, total)`` after each result is handed out; ``total`` is
+#: ``None`` when the requests' number is unknown (an iterator).
+ProgressCallback = Callable[[int, "int | None"], Any]
+
+
+class FanOut(Generic[T]):
+    """Runs ``call`` over ``requests``, at most ``concurrency`` at a time."""
+
+    def __init__(
+        self,
+        call: Callable[[Any], Coroutine[Any, Any, T]],
+        requests: Iterable[Any] | AsyncIterable[Any],
+        *,
+        concurrency: int = 64,
+        ordered: bool = True,
+        return_exceptions: bool = False,
+        progress: ProgressCallback | None = None,
+    ) -> None:
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+            raise UsageError(f"concurrency must be an int >= 1, got {concurrency!r}")
+        if not isinstance(requests, (Iterable, AsyncIterable)):
+            raise UsageError(f"requests must be iterable, got {type(requests).__name__}")
+        self._call = call
+        self._source = requests
+        self._sync: Iterator[Any] | None = None
+        self._async: AsyncIterator[Any] | None = None
+        self._total = len(requests) if isinstance(requests, Sized) else None
+        self._concurrency = concurrency
+        self._ordered = ordered
+        self._return_exceptions = return_exceptions
+        self._progress = progress
+        self._window: collections.deque[asyncio.Task[T]] = collections.deque()
+        self._pending: set[asyncio.Task[T]] = set()
+        self._ready: collections.deque[asyncio.Task[T]] = collections.deque()
+        self._exhausted = False
+        self._closed = False
+        self._started = False
+        self._done = 0
+
+    @property
+    def in_flight(self) -> int:
+        """Requests started whose results have not been handed out yet."""
+        return len(self._window) + len(self._pending) + len(self._ready)
+
+    def __aiter__(self) -> FanOut[T]:
+        return self
+
+    async def __aenter__(self) -> FanOut[T]:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    def __await__(self) -> Generator[Any, None, list[T]]:
+        return self._collect().__await__()
+
+    async def _collect(self) -> list[T]:
+        try:
+            return [item async for item in self]
+        finally:
+            await self.aclose()
+
+    async def _next_request(self) -> tuple[bool, Any]:
+        if isinstance(self._source, AsyncIterable):
+            if self._async is None:
+                self._async = aiter(self._source)
+            try:
+                return True, await anext(self._async)
+            except StopAsyncIteration:
+                return False, None
+        if self._sync is None:
+            self._sync = iter(self._source)
+        try:
+            return True, next(self._sync)
+        except StopIteration:
+            return False, None
+
+    async def _fill(self) -> None:
+        while not self._exhausted and self.in_flight < self._concurrency:
+            more, request = await self._next_request()
+            if not more:
+                self._exhausted = True
+                break
+            task: asyncio.Task[T] = asyncio.get_running_loop().create_task(self._call(request))
+            if self._ordered:
+                self._window.append(task)
+            else:
+                self._pending.add(task)
+
+    async def __anext__(self) -> T:
+        if self._closed:
+            raise StopAsyncIteration
+        self._started = True
+        try:
+            await self._fill()
+            if self._ordered:
+                if not self._window:
+                    raise StopAsyncIteration
+                task = self._window[0]
+                await asyncio.wait([task])
+                self._window.popleft()
+            else:
+                if not self._ready:
+                    if not self._pending:
+                        raise StopAsyncIteration
+                    done, self._pending = await asyncio.wait(
+                        self._pending, return_when=asyncio.FIRST_COMPLETED
+                    )
+                    self._ready.extend(done)
+                task = self._ready.popleft()
+        except StopAsyncIteration:
+            await self.aclose()
+            raise
+        except BaseException:
+            await self.aclose()
+            raise
+        return await self._hand_out(task)
+
+    async def _hand_out(self, task: asyncio.Task[T]) -> T:
+        if task.cancelled():
+            error: BaseException | None = asyncio.CancelledError()
+        else:
+            error = task.exception()
+        self._done += 1
+        if self._progress is not None:
+            self._progress(self._done, self._total)
+        if error is None:
+            return task.result()
+        if self._return_exceptions and isinstance(error, Exception):
+            return error  # type: ignore[return-value]
+        await self.aclose()
+        raise error
+
+    async def aclose(self) -> None:
+        """Cancel what is in flight and wait for it to end; the iterator is then finished."""
+        self._closed = True
+        tasks = [*self._window, *self._pending, *self._ready]
+        self._window.clear()
+        self._pending.clear()
+        self._ready.clear()
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        aclose = getattr(self._async, "aclose", None)
+        if aclose is not None:
+            self._async = None
+            await aclose()

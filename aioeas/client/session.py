@@ -1,0 +1,610 @@
+"""``PredictClient``: the async client of an EAS predict service.
+
+It owns one aiohttp session and its keep-alive pool (or borrows a caller's), an endpoint
+(gateway, custom URL, in-cluster, or VPC direct with background discovery), and per call
+builds the URL, signs a fresh headers dict, retries by its ``RetryPolicy`` and maps every
+failure to an ``aioeas`` error. Two ways to set it up, one object::
+
+    async with PredictClient("http://1234.cn-shanghai.pai-eas.aliyuncs.com", "mnist",
+                             token=token, timeout=2.0) as client:      # idiomatic
+        resp = await client.predict(req)
+
+    client = PredictClient("http://1234.cn-shanghai.pai-eas.aliyuncs.com", "mnist")
+    client.set_token(token)                                             # familiar
+    client.set_timeout(2000)
+    await client.init()
+    resp = await client.predict(req)
+    await client.close()
+
+The setters of the official SDK only change the same configuration the keyword arguments
+set: endpoint, service, endpoint type and pool size before ``init()``; token, timeout,
+retry count, headers and content type at any time (they are read by every call).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import os
+import random as _random
+import time
+import warnings
+from collections.abc import AsyncIterable, Callable, Iterable, Mapping
+from types import TracebackType
+from typing import Literal, Protocol, TypeVar, overload
+
+import aiohttp
+
+from aioeas.client import compression as _compression
+from aioeas.client.auth import DEFAULT_CONTENT_TYPE, sign
+from aioeas.client.config import DiscoveryConfig, PoolLimits, Timeout
+from aioeas.client.discovery import Discovery
+from aioeas.client.endpoints import (
+    ENDPOINT_TYPE_DEFAULT,
+    CustomEndpoint,
+    DirectEndpoint,
+    EndpointSpec,
+    GatewayEndpoint,
+    QueryParams,
+    encode_query,
+    predict_resource,
+    resolve_endpoint,
+    with_path_and_query,
+)
+from aioeas.client.fanout import FanOut, ProgressCallback
+from aioeas.client.hooks import AttemptEnd, AttemptRetry, AttemptStart, Hooks
+from aioeas.client.retry import RetryPolicy, RetrySchedule
+from aioeas.client.transport import AiohttpTransport, HTTPResponse, Transport
+from aioeas.client.wrr import Backend
+from aioeas.errors import (
+    AuthError,
+    ConnectError,
+    EASError,
+    RequestTimeoutError,
+    RetryableServiceError,
+    ServiceError,
+    UsageError,
+)
+
+__all__ = ["PredictClient", "PredictRequest"]
+
+_log = logging.getLogger(__name__)
+
+R_co = TypeVar("R_co", covariant=True)
+R = TypeVar("R")
+
+# Headers the client computes itself; the same names given by the caller are dropped so a
+# request never carries two Content-Types or a signature over other values.
+_OWN_HEADERS = frozenset({"content-type", "content-length", "content-md5", "date", "authorization"})
+
+
+class PredictRequest(Protocol[R_co]):
+    """What ``predict`` needs of a request: the body, and a parser for the answer.
+
+    Every ``aioeas`` request (``TFRequest``, ``StringRequest``...) is one; so is any object
+    of a custom processor's own format with these two methods (and, optionally, a
+    ``content_type`` attribute).
+    """
+
+    def to_bytes(self) -> bytes: ...
+
+    def parse_response(self, body: bytes) -> R_co: ...
+
+
+class _State(enum.Enum):
+    NEW = "new"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class PredictClient:
+    """An async client of one EAS predict service; see the module docstring."""
+
+    def __init__(
+        self,
+        endpoint: str = "",
+        service_name: str = "",
+        custom_url: str = "",
+        *,
+        token: str | None = None,
+        endpoint_type: str = ENDPOINT_TYPE_DEFAULT,
+        timeout: float | Timeout = 5.0,
+        retry: RetryPolicy | None = None,
+        pool: PoolLimits | None = None,
+        discovery: DiscoveryConfig | None = None,
+        headers: Mapping[str, str] | None = None,
+        content_type: str | None = None,
+        compression: str | None = None,
+        session: aiohttp.ClientSession | None = None,
+        transport: Transport | None = None,
+        hooks: Hooks | None = None,
+        env: Mapping[str, str] | None = None,
+        clock: Callable[[], float] = time.time,
+        random: Callable[[], float] = _random.random,
+    ) -> None:
+        """Keyword arguments, all optional:
+
+        ``token``: the service token (requests are signed; raw with ``custom_url``).
+        ``endpoint_type``: ``ENDPOINT_TYPE_DEFAULT`` (gateway) or ``ENDPOINT_TYPE_DIRECT``.
+        ``timeout``: per attempt, seconds or a ``Timeout``. ``retry``: a ``RetryPolicy``.
+        ``pool``: ``PoolLimits`` of an own session. ``discovery``: ``DiscoveryConfig`` for
+        direct mode. ``headers``: sent with every request. ``content_type``: when the
+        request has none. ``compression``: request body compression (``gzip``, ``zlib``,
+        ``snappy``, ``lz4``, ``zstd``). ``session``: a ``ClientSession`` to borrow (not
+        closed here); ``transport``: any ``Transport`` instead (tests). ``hooks``: attempt
+        callbacks. ``env``: instead of ``os.environ`` (NAMESPACE, POD_NAME). ``clock``:
+        wall time for the signature's Date; ``random``: jitter source in [0, 1).
+        """
+        if session is not None and transport is not None:
+            raise UsageError("give a session or a transport, not both")
+        self._state = _State.NEW
+        self._endpoint = endpoint or ""
+        self._service_name = service_name or ""
+        self._custom_url = custom_url or ""
+        self._endpoint_type = endpoint_type
+        self._token = token or ""
+        self._timeout = Timeout.coerce(timeout)
+        self._retry = retry if retry is not None else RetryPolicy()
+        self._pool = pool if pool is not None else PoolLimits()
+        self._discovery_config = discovery if discovery is not None else DiscoveryConfig()
+        self._headers: dict[str, str] = dict(headers or {})
+        self._content_type = content_type
+        self._compression = _compression.check(compression)
+        self._session = session
+        self._transport: Transport | None = transport
+        self._owns_transport = transport is None
+        self._hooks = hooks if hooks is not None else Hooks()
+        self._env = env
+        self._clock = clock
+        self._random = random
+        self._spec: EndpointSpec | None = None
+        self._discovery: Discovery | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def __repr__(self) -> str:
+        where = self._custom_url or self._endpoint or "(in-cluster)"
+        auth = ", token=***" if self._token else ""
+        return f"<PredictClient {self._service_name or '-'} at {where} [{self._state.value}]{auth}>"
+
+    def __del__(self, _warn: Callable[..., None] = warnings.warn) -> None:
+        if getattr(self, "_state", None) is _State.OPEN:
+            _warn(
+                f"unclosed {self!r}: use 'async with' or await close()",
+                ResourceWarning,
+                source=self,
+            )
+
+    @property
+    def closed(self) -> bool:
+        """Whether ``close()`` was called (a closed client cannot reopen)."""
+        return self._state is _State.CLOSED
+
+    def _open(self) -> None:
+        """Create the session, resolve the endpoint and start discovery: all without
+        awaiting, so concurrent first calls cannot open twice."""
+        if self._state is _State.OPEN:
+            return
+        if self._state is _State.CLOSED:
+            raise UsageError("this PredictClient is closed; make a new one")
+        asyncio.get_running_loop()  # a session belongs to a running loop
+        env = self._env if self._env is not None else os.environ
+        spec = resolve_endpoint(
+            endpoint=self._endpoint,
+            service_name=self._service_name,
+            custom_url=self._custom_url,
+            endpoint_type=self._endpoint_type,
+            env=env,
+        )
+        if self._transport is None:
+            self._transport = AiohttpTransport(session=self._session, pool=self._pool)
+        if isinstance(spec, DirectEndpoint):
+            self._discovery = Discovery(
+                self._transport,
+                base=spec.base,
+                service=self._service_name,
+                config=self._discovery_config,
+                env=env,
+            )
+            self._discovery.start()
+        self._spec = spec
+        self._state = _State.OPEN
+        _log.debug("opened %r", self)
+
+    async def init(self) -> None:
+        """Open the client: session, endpoint, discovery (the official ``init()``).
+
+        Optional: the first predict opens the client too. In direct mode it does not wait
+        for the first backend list; the first predict does, up to
+        ``DiscoveryConfig.startup_timeout``.
+        """
+        self._open()
+        if isinstance(self._transport, AiohttpTransport):
+            await self._transport.open()
+
+    async def close(self) -> None:
+        """Stop discovery and close the session if it is the client's own. Idempotent."""
+        if self._state is _State.CLOSED:
+            return
+        self._state = _State.CLOSED
+        discovery, self._discovery = self._discovery, None
+        if discovery is not None:
+            await discovery.stop()
+        if self._transport is not None and self._owns_transport:
+            await self._transport.close()
+        _log.debug("closed %r", self)
+
+    async def __aenter__(self) -> PredictClient:
+        await self.init()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # -- the familiar setters ------------------------------------------------------------
+
+    def _before_open(self, what: str) -> None:
+        if self._state is not _State.NEW:
+            raise UsageError(f"{what} can only be changed before the client is opened")
+
+    def set_endpoint(self, endpoint: str) -> None:
+        """The gateway, the regional VPC endpoint (direct mode), or '' for in-cluster."""
+        self._before_open("the endpoint")
+        self._endpoint = endpoint
+
+    def set_service_name(self, service_name: str) -> None:
+        self._before_open("the service name")
+        self._service_name = service_name
+
+    def set_endpoint_type(self, endpoint_type: str) -> None:
+        """``ENDPOINT_TYPE_DIRECT`` for VPC direct connection; the gateway by default."""
+        self._before_open("the endpoint type")
+        self._endpoint_type = endpoint_type
+
+    def set_max_connection_count(self, count: int) -> None:
+        """The pool's connection limit (default 100); before the session is made."""
+        self._before_open("the connection count")
+        self._pool = PoolLimits(
+            max_connections=count,
+            max_per_host=self._pool.max_per_host,
+            keepalive_timeout=self._pool.keepalive_timeout,
+        )
+
+    def set_token(self, token: str) -> None:
+        self._token = token or ""
+
+    def set_timeout(self, timeout: float) -> None:
+        """Per-attempt timeout in **milliseconds**, as the official SDK (default 5000)."""
+        self._timeout = Timeout.from_millis(timeout)
+
+    def set_retry_count(self, count: int) -> None:
+        """Tries in all (default 5); 0 still makes one try. Backoff and deadline are kept."""
+        attempts = RetryPolicy.from_retry_count(count).max_attempts
+        self._retry = RetryPolicy(
+            max_attempts=attempts,
+            backoff_base=self._retry.backoff_base,
+            backoff_factor=self._retry.backoff_factor,
+            backoff_max=self._retry.backoff_max,
+            jitter=self._retry.jitter,
+            deadline=self._retry.deadline,
+            retry_on_timeout=self._retry.retry_on_timeout,
+        )
+
+    def set_content_type(self, content_type: str) -> None:
+        self._content_type = content_type or None
+
+    def add_extra_headers(self, headers: Mapping[str, str]) -> None:
+        """Headers sent with every later request (copied: later changes to ``headers``
+        do not leak in)."""
+        if not isinstance(headers, Mapping):
+            raise UsageError(f"headers must be a mapping, got {type(headers).__name__}")
+        self._headers = {**self._headers, **{str(k): str(v) for k, v in headers.items()}}
+
+    # -- read-only views -------------------------------------------------------------
+
+    @property
+    def service_name(self) -> str:
+        return self._service_name
+
+    @property
+    def endpoint(self) -> str:
+        return self._endpoint
+
+    @property
+    def timeout(self) -> Timeout:
+        return self._timeout
+
+    @property
+    def retry(self) -> RetryPolicy:
+        return self._retry
+
+    @property
+    def backends(self) -> tuple[Backend, ...]:
+        """Direct mode: the backends now in rotation (empty otherwise)."""
+        return self._discovery.backends if self._discovery is not None else ()
+
+    @property
+    def discovery_task(self) -> asyncio.Task[None] | None:
+        """Direct mode: the background refresh task while it runs."""
+        return self._discovery.task if self._discovery is not None else None
+
+    # -- predicting ----------------------------------------------------------------------
+
+    async def predict(
+        self,
+        request: PredictRequest[R],
+        *,
+        path: str | None = None,
+        query: QueryParams | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | Timeout | None = None,
+        retry: RetryPolicy | None = None,
+        compression: str | None = None,
+    ) -> R:
+        """Send ``request`` and parse the answer with its ``parse_response``.
+
+        ``path`` goes after the service (``/api/predict/{service}/{path}``) and ``query``
+        after that; both are signed. The other options override the client's for this call.
+        Raises ``AuthError`` (401/403) or ``ServiceError`` (other 4xx) at once;
+        ``RetryableServiceError``, ``ConnectError`` or ``RequestTimeoutError`` after the
+        last try; ``DecodeError`` from the parser.
+        """
+        to_bytes = getattr(request, "to_bytes", None) or getattr(request, "to_string", None)
+        if to_bytes is None:
+            raise UsageError(f"{type(request).__name__} has no to_bytes(): not a request")
+        body = to_bytes()
+        content_type = getattr(request, "content_type", None)
+        answer = await self.predict_bytes(
+            body,
+            content_type=content_type,
+            path=path,
+            query=query,
+            headers=headers,
+            timeout=timeout,
+            retry=retry,
+            compression=compression,
+        )
+        return request.parse_response(answer)
+
+    async def predict_bytes(
+        self,
+        body: bytes | bytearray | memoryview | str,
+        *,
+        content_type: str | None = None,
+        path: str | None = None,
+        query: QueryParams | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | Timeout | None = None,
+        retry: RetryPolicy | None = None,
+        compression: str | None = None,
+    ) -> bytes:
+        """Send raw bytes (a ``str`` as UTF-8) and return the raw answer: custom processors."""
+        if isinstance(body, str):
+            data = body.encode("utf-8")
+        elif isinstance(body, (bytes, bytearray, memoryview)):
+            data = bytes(body)
+        else:
+            raise UsageError(f"a request body is bytes or str, got {type(body).__name__}")
+        data = _compression.compress(
+            data, _compression.check(compression) if compression else self._compression
+        )
+        attempt_timeout = Timeout.coerce(timeout) if timeout is not None else self._timeout
+        policy = retry if retry is not None else self._retry
+        query_string = encode_query(query)
+        self._open()
+        return await self._send(
+            data,
+            content_type=content_type,
+            path=path,
+            query=query_string,
+            headers=headers,
+            timeout=attempt_timeout,
+            policy=policy,
+        )
+
+    @overload
+    def predict_many(
+        self,
+        requests: Iterable[PredictRequest[R]] | AsyncIterable[PredictRequest[R]],
+        *,
+        concurrency: int = ...,
+        ordered: bool = ...,
+        return_exceptions: Literal[False] = ...,
+        progress: ProgressCallback | None = ...,
+        timeout: float | Timeout | None = ...,
+        retry: RetryPolicy | None = ...,
+    ) -> FanOut[R]: ...
+
+    @overload
+    def predict_many(
+        self,
+        requests: Iterable[PredictRequest[R]] | AsyncIterable[PredictRequest[R]],
+        *,
+        concurrency: int = ...,
+        ordered: bool = ...,
+        return_exceptions: Literal[True],
+        progress: ProgressCallback | None = ...,
+        timeout: float | Timeout | None = ...,
+        retry: RetryPolicy | None = ...,
+    ) -> FanOut[R | Exception]: ...
+
+    def predict_many(
+        self,
+        requests: Iterable[PredictRequest[R]] | AsyncIterable[PredictRequest[R]],
+        *,
+        concurrency: int = 64,
+        ordered: bool = True,
+        return_exceptions: bool = False,
+        progress: ProgressCallback | None = None,
+        timeout: float | Timeout | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> FanOut[R] | FanOut[R | Exception]:
+        """Predict every request, at most ``concurrency`` at once.
+
+        The result is an async iterator over the answers (in input order, or as they
+        complete with ``ordered=False``), an awaitable of the whole list, and an async
+        context manager that cancels what is in flight on exit. With
+        ``return_exceptions=True`` a failed request yields its exception instead of ending
+        the run. ``progress(done, total)`` is called after each result.
+        """
+
+        async def call(request: PredictRequest[R]) -> R:
+            return await self.predict(request, timeout=timeout, retry=retry)
+
+        return FanOut(
+            call,
+            requests,
+            concurrency=concurrency,
+            ordered=ordered,
+            return_exceptions=return_exceptions,
+            progress=progress,
+        )
+
+    # -- one call, attempt by attempt -----------------------------------------------------
+
+    def _target(
+        self, spec: EndpointSpec, backend: Backend | None, path: str | None, query: str
+    ) -> tuple[str, str | None]:
+        """The URL of one attempt and the resource to sign (``None``: raw token)."""
+        if isinstance(spec, CustomEndpoint):
+            return with_path_and_query(spec.url, path, query), None
+        resource = predict_resource(self._service_name, path, query)
+        if isinstance(spec, GatewayEndpoint):
+            return spec.base + resource, resource
+        assert backend is not None
+        return f"http://{backend.address}{resource}", resource
+
+    def _request_headers(
+        self,
+        body: bytes,
+        *,
+        resource: str | None,
+        content_type: str | None,
+        call_headers: Mapping[str, str] | None,
+    ) -> dict[str, str]:
+        """A new dict for every attempt: nothing is shared between concurrent calls."""
+        merged: dict[str, str] = {}
+        given_type: str | None = None
+        for source in (self._headers, call_headers or {}):
+            for key, value in source.items():
+                if key.lower() in _OWN_HEADERS:
+                    if key.lower() == "content-type":
+                        given_type = value
+                    continue
+                merged[key] = value
+        if "accept-encoding" not in {k.lower() for k in merged}:
+            merged["Accept-Encoding"] = _compression.accept_encoding()
+        ctype = content_type or given_type or self._content_type or DEFAULT_CONTENT_TYPE
+        if self._token and resource is not None:
+            merged.update(
+                sign(self._token, body, resource=resource, now=self._clock(), content_type=ctype)
+            )
+        else:
+            merged["Content-Type"] = ctype
+            if self._token:
+                merged["Authorization"] = self._token
+        return merged
+
+    async def _send(
+        self,
+        body: bytes,
+        *,
+        content_type: str | None,
+        path: str | None,
+        query: str,
+        headers: Mapping[str, str] | None,
+        timeout: Timeout,
+        policy: RetryPolicy,
+    ) -> bytes:
+        spec, transport, discovery = self._spec, self._transport, self._discovery
+        if spec is None or transport is None:
+            raise UsageError("this PredictClient is closed; make a new one")
+        loop = asyncio.get_running_loop()
+        schedule = RetrySchedule(policy, start=loop.time(), random=self._random)
+        if isinstance(spec, DirectEndpoint):
+            if discovery is None:
+                raise UsageError("this PredictClient is closed; make a new one")
+            await discovery.wait_ready()
+        failed: Backend | None = None
+        service = self._service_name
+        while True:
+            attempt = schedule.begin_attempt()
+            backend = discovery.pick(avoid=failed) if discovery is not None else None
+            url, resource = self._target(spec, backend, path, query)
+            shown = url.split("?", 1)[0]
+            where = backend.address if backend is not None else None
+            attempt_timeout = self._clip(timeout, schedule.remaining(loop.time()))
+            request_headers = self._request_headers(
+                body, resource=resource, content_type=content_type, call_headers=headers
+            )
+            self._hooks.emit(AttemptStart(service, attempt, shown, where))
+            started = loop.time()
+            status: int | None = None
+            error: EASError | None
+            try:
+                resp = await transport.request(
+                    "POST", url, headers=request_headers, body=body, timeout=attempt_timeout
+                )
+                status = resp.status
+                error = _error_for(resp, shown)
+            except EASError as exc:
+                resp, error = None, exc
+            except asyncio.CancelledError as exc:
+                self._hooks.emit(
+                    AttemptEnd(service, attempt, shown, where, loop.time() - started, None, exc)
+                )
+                raise
+            self._hooks.emit(
+                AttemptEnd(service, attempt, shown, where, loop.time() - started, status, error)
+            )
+            if error is None:
+                assert resp is not None
+                return _compression.decompress(resp.body, resp.headers.get("content-encoding"))
+            if (
+                discovery is not None
+                and backend is not None
+                and isinstance(error, (ConnectError, RetryableServiceError))
+            ):
+                discovery.rest(backend)
+            delay = schedule.next_delay(error, loop.time())
+            if delay is None:
+                _log.debug("predict to %s failed on try %d: %s", shown, attempt, error)
+                raise error
+            _log.debug(
+                "predict to %s failed on try %d (%s); retrying in %.3f s",
+                shown,
+                attempt,
+                error,
+                delay,
+            )
+            self._hooks.emit(AttemptRetry(service, attempt, error, delay))
+            failed = backend
+            if delay > 0:
+                await asyncio.sleep(delay)
+
+    @staticmethod
+    def _clip(timeout: Timeout, remaining: float | None) -> Timeout:
+        """The attempt's timeout, cut to what is left of the retry deadline."""
+        if remaining is None or remaining >= timeout.total:
+            return timeout
+        if remaining <= 0:
+            raise RequestTimeoutError("the retry deadline passed before another try")
+        connect = None if timeout.connect is None else min(timeout.connect, remaining)
+        return Timeout(total=remaining, connect=connect)
+
+
+def _error_for(resp: HTTPResponse, url: str) -> EASError | None:
+    """``None`` for a 2xx answer, else the error that a caller can act on."""
+    if 200 <= resp.status < 300:
+        return None
+    if resp.status in (401, 403):
+        return AuthError(resp.status, resp.body, url=url)
+    if resp.status >= 500:
+        return RetryableServiceError(resp.status, resp.body, url=url)
+    return ServiceError(resp.status, resp.body, url=url)

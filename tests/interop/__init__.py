@@ -1,0 +1,1 @@
+"""Interop tests: aioeas against the official eas-prediction SDK, every wire format both ways."""
