@@ -1,0 +1,311 @@
+"""``Emulator``: a local PAI-EAS gateway with services, backends, discovery and faults.
+
+::
+
+    async with Emulator(token="secret") as emu:
+        emu.add_tf_service("double", lambda inputs: {"y": inputs["x"] * 2}, backends=3,
+                           weights=[1, 2, 3])
+        ...  # a client at emu.url, service "double"; or direct mode with discovery at emu.url
+
+The gateway (``emu.url``) answers ``/api/predict/{service}[/path]`` and the discovery paths;
+each backend also answers ``/api/predict/{service}[/path]`` on its own port. Services are
+looked up by name in one registry of mounts, which is where a queue service will plug in
+next to predict services.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+
+from aiohttp import web
+
+from aioeas.emulator import models, processors
+from aioeas.emulator.discovery import Discovery
+from aioeas.emulator.handler import serve_predict
+from aioeas.emulator.listener import MAX_BODY, Listener
+from aioeas.emulator.processors import (
+    BladeProcessor,
+    BodyHandler,
+    RawProcessor,
+    TFProcessor,
+    TorchMapProcessor,
+    TorchProcessor,
+)
+from aioeas.emulator.services import Backend, Service
+
+__all__ = ["BUILTIN_SERVICES", "Emulator"]
+
+#: The services every emulator starts with (``builtins=False`` leaves them out).
+BUILTIN_SERVICES = (
+    "scorecard_pmml_example",
+    "mnist_saved_model_example",
+    "pytorch_gpu_wl",
+    "nlp_model_example",
+    "echo",
+    "echo_tf",
+    "echo_torch",
+    "echo_blade",
+)
+
+
+class Emulator:
+    """A local EAS endpoint for tests, demos and benchmarks.
+
+    ``token``: when set, every predict needs it (raw in ``Authorization``, or an ``EAS``
+    HMAC signature); None serves everyone. ``port=0`` picks a free port (``emu.port`` and
+    ``emu.url`` say which). ``builtins`` adds the manual's example services, each with
+    ``backends`` backends. ``seed`` seeds every fault plan's RNG (each derives its own from
+    it and its name), so rate-based faults repeat exactly from run to run.
+
+    Every ``add_*_service`` takes ``backends`` (how many servers, default 1) and
+    ``weights`` (their discovery weights, all 1 by default; given alone, one backend per
+    weight). Services can be added before or after ``start()``; a backend added while
+    running binds its port at once and starts serving within the next loop iterations
+    (connections wait in the backlog meanwhile).
+    """
+
+    def __init__(
+        self,
+        *,
+        token: str | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        builtins: bool = True,
+        backends: int = 1,
+        seed: int = 0,
+    ) -> None:
+        self.token = token
+        self.host = host
+        self.seed = seed
+        self._services: dict[str, Service] = {}
+        self._gateway = Listener(host, port, self._make_app)
+        self.discovery = Discovery(self._services.get, self._seed_for("discovery"))
+        self._started = False
+        self._closed = False
+        if builtins:
+            self._install_builtins(backends)
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:PORT``: the endpoint to give a client (valid once started)."""
+        return self._gateway.url
+
+    @property
+    def port(self) -> int:
+        return self._gateway.port
+
+    @property
+    def running(self) -> bool:
+        return self._started and not self._closed
+
+    async def start(self) -> Emulator:
+        """Bind the gateway and every backend, and serve."""
+        if self._closed:
+            raise RuntimeError("a stopped Emulator cannot be started again; make a new one")
+        if not self._started:
+            self._started = True
+            await self._gateway.start()
+            for service in self._services.values():
+                for backend in service.backends:
+                    await backend.start()
+        return self
+
+    async def stop(self) -> None:
+        """Stop the gateway and every backend; idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        for service in self._services.values():
+            for backend in service.backends:
+                await backend.stop()
+        await self._gateway.stop()
+
+    async def __aenter__(self) -> Emulator:
+        return await self.start()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    # -- the service registry ----------------------------------------------------------
+
+    @property
+    def services(self) -> Mapping[str, Service]:
+        """Every service by name (read-only view)."""
+        return dict(self._services)
+
+    def service(self, name: str) -> Service:
+        """The service called ``name``; ``KeyError`` naming the ones there are."""
+        try:
+            return self._services[name]
+        except KeyError:
+            raise KeyError(f"no service {name!r}; services are {sorted(self._services)}") from None
+
+    def add_service(
+        self,
+        name: str,
+        fn: RawProcessor,
+        *,
+        backends: int = 1,
+        weights: Sequence[int] | None = None,
+    ) -> Service:
+        """A string service: ``fn(body: bytes) -> bytes | str`` (sync or async).
+
+        The body is the request's bytes (decompressed); a ``str`` answer is sent as UTF-8.
+        ``backends`` servers are started, weighted by ``weights`` (all 1 by default).
+        The path after the service name, the query and the headers are in
+        ``current_call()``; raise ``Reject(message, status)`` to answer an error.
+        """
+        return self._add(name, "string", processors.raw_handler(fn), backends, weights)
+
+    def add_tf_service(
+        self,
+        name: str,
+        fn: TFProcessor,
+        *,
+        signature: str | None = None,
+        backends: int = 1,
+        weights: Sequence[int] | None = None,
+    ) -> Service:
+        """A TensorFlow service: ``fn(inputs: dict[str, ndarray]) -> Mapping[str, array]``.
+
+        The request's ``output_filter`` picks among ``fn``'s outputs (an unknown name is a
+        400). With ``signature``, a request naming another signature is a 400 (an empty one
+        is accepted).
+        """
+        handler = processors.tf_handler(fn, signature=signature)
+        return self._add(name, "tf", handler, backends, weights)
+
+    def add_torch_service(
+        self,
+        name: str,
+        fn: TorchProcessor,
+        *,
+        map_fn: TorchMapProcessor | None = None,
+        backends: int = 1,
+        weights: Sequence[int] | None = None,
+    ) -> Service:
+        """A PyTorch service: ``fn(inputs: list[ndarray]) -> Sequence[array]``.
+
+        ``output_filter`` indexes pick among the outputs. ``map_fn(dict) -> dict`` answers
+        named ``map_inputs`` in ``map_outputs``; without it, named inputs are a 400.
+        Snappy-compressed bodies (``TorchRequest(flag=True)``) are accepted.
+        """
+        handler = processors.torch_handler(fn, map_fn=map_fn)
+        return self._add(name, "torch", handler, backends, weights)
+
+    def add_blade_service(
+        self,
+        name: str,
+        fn: BladeProcessor,
+        *,
+        signature: str | None = None,
+        backends: int = 1,
+        weights: Sequence[int] | None = None,
+    ) -> Service:
+        """A Blade service: ``fn(inputs: dict[str, ndarray]) -> Mapping[str, array]``.
+
+        Serves ``BladeRequest`` and ``BladeTFRequest`` alike (both send a Blade
+        ``Request``). The outputs the request fetches are answered, cast to the type it
+        fetched them as; an output it did not fetch is left out, unless it fetched none.
+        """
+        handler = processors.blade_handler(fn, signature=signature)
+        return self._add(name, "blade", handler, backends, weights)
+
+    def add_handler(
+        self,
+        name: str,
+        handler: BodyHandler,
+        *,
+        kind: str = "string",
+        backends: int = 1,
+        weights: Sequence[int] | None = None,
+    ) -> Service:
+        """A service from an async ``handler(body: bytes) -> bytes`` with no adapter at all."""
+        return self._add(name, kind, handler, backends, weights)
+
+    async def remove_service(self, name: str) -> None:
+        """Stop the service's backends and forget it (later requests get 404)."""
+        service = self._services.pop(name, None)
+        if service is not None:
+            for backend in service.backends:
+                await backend.stop()
+
+    def _seed_for(self, name: str) -> int:
+        return zlib.crc32(f"{self.seed}:{name}".encode())
+
+    def _add(
+        self,
+        name: str,
+        kind: str,
+        handler: BodyHandler,
+        backends: int,
+        weights: Sequence[int] | None,
+    ) -> Service:
+        if not name or "/" in name:
+            raise ValueError(f"a service name is non-empty and has no '/', got {name!r}")
+        if name in self._services:
+            raise ValueError(f"a service named {name!r} exists already")
+        if weights is None:
+            weights = [1] * backends
+        elif backends != 1 and len(weights) != backends:
+            raise ValueError(f"{backends} backends but {len(weights)} weights")
+        if not weights or any(w < 0 for w in weights):
+            raise ValueError(f"a service has one backend or more, weights >= 0: {list(weights)}")
+        service = Service(name, kind, handler, self._seed_for(name))
+        service._add_backends(weights, self.host, self._serve, self._seed_for(name))
+        self._services[name] = service
+        if self.running:
+            for backend in service.backends:
+                backend.start_soon()
+        return service
+
+    async def _serve(self, request: web.Request, backend: Backend) -> web.StreamResponse:
+        return await serve_predict(request, backend.service, backend, self.token)
+
+    # -- the gateway -------------------------------------------------------------------
+
+    def _make_app(self) -> web.Application:
+        app = web.Application(client_max_size=MAX_BODY)
+        app.router.add_route("*", "/api/predict/{name}{tail:(/.*)?}", self._predict)
+        self.discovery.add_routes(app)
+        return app
+
+    async def _predict(self, request: web.Request) -> web.StreamResponse:
+        name = request.match_info["name"]
+        service = self._services.get(name)
+        if service is None:
+            return web.Response(status=404, text=f"service {name!r} not found")
+        backend = service.pick()
+        if backend is None:
+            return web.Response(status=503, text=f"no backend of service {name!r} is running")
+        return await self._serve(request, backend)
+
+    def _install_builtins(self, backends: int) -> None:
+        n = backends
+        self.add_service("scorecard_pmml_example", models.scorecard, backends=n)
+        self.add_tf_service(
+            "mnist_saved_model_example", models.mnist, signature=models.MNIST_SIGNATURE, backends=n
+        )
+        self.add_torch_service(
+            "pytorch_gpu_wl", models.resnet, map_fn=models.resnet_named, backends=n
+        )
+        self.add_blade_service(
+            "nlp_model_example", models.nlp, signature=models.NLP_SIGNATURE, backends=n
+        )
+        self.add_service("echo", lambda body: body, backends=n)
+        self.add_handler("echo_tf", processors.echo_tf, kind="tf", backends=n)
+        self.add_handler("echo_torch", processors.echo_torch, kind="torch", backends=n)
+        self.add_handler("echo_blade", processors.echo_blade, kind="blade", backends=n)
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else ("stopped" if self._closed else "new")
+        return f"<Emulator {self.url} {state} services={len(self._services)}>"
