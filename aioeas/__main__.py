@@ -1,9 +1,9 @@
 """``aioeas`` / ``python -m aioeas``: the command line.
 
-For now it has one command, ``demo``, which shows the codecs at work without a network:
-it builds each kind of request from numpy arrays, answers it with the server-side codecs
-(as the emulator will), decodes the answer and prints what crossed the wire and how long
-each step took.
+``demo`` runs the official manual's examples through aioeas against the embedded
+emulator; ``codecs`` shows the codecs at work without a network: it builds each kind of
+request from numpy arrays, answers it with the server-side codecs, decodes the answer and
+prints what crossed the wire and how long each step took.
 """
 
 from __future__ import annotations
@@ -110,9 +110,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="aioeas", description=__doc__.splitlines()[0] if __doc__ else None
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("demo", help="show requests and responses built, answered and decoded")
+    sub.add_parser("demo", help="run the official manual's examples against the embedded emulator")
+    sub.add_parser(
+        "codecs", help="show requests and responses built, answered and decoded, offline"
+    )
     args = parser.parse_args(argv)
     if args.command == "demo":
+        from aioeas.demo import main as demo_main
+
+        return demo_main()
+    if args.command == "codecs":
         return _demo()
     parser.error(f"unknown command {args.command}")  # pragma: no cover
     return 2  # pragma: no cover
