@@ -9,6 +9,7 @@ an allocation the input does not justify.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ import numpy.typing as npt
 from aioeas.codecs.convert import WireValues
 from aioeas.codecs.dtypes import BLADE_KINDS, DT_NUMPY, BladeDataType, DataType, Kind, kind_of
 from aioeas.codecs.varint import decode_varints, encode_varint, read_varint, to_signed64
-from aioeas.codecs.wire import I32, I64, LEN, VARINT, Writer, iter_fields, utf8
+from aioeas.codecs.wire import I32, I64, LEN, VARINT, Writer, iter_fields, tag, utf8
 from aioeas.errors import DecodeError
 
 __all__ = [
@@ -52,22 +53,27 @@ def _write_values(w: Writer, field: int, values: WireValues) -> None:
         w.blob(field, values.payload)
 
 
-def _write_dims(w: Writer, field: int, shape: tuple[int, ...], *, always: bool = False) -> None:
-    if not shape and not always:
-        return
+@functools.lru_cache(maxsize=4096)
+def _dims_field(field: int, shape: tuple[int, ...]) -> bytes:
+    """A shape message field (``ArrayShape``/``Shape``: packed ``dim`` = 1), cached by shape."""
     dims = b"".join(encode_varint(d) for d in shape)
-    sub = Writer()
-    if dims:
-        sub.blob(1, dims)
-    w.message(field, sub)
+    inner = tag(1, LEN) + encode_varint(len(dims)) + dims if dims else b""
+    return tag(field, LEN) + encode_varint(len(inner)) + inner
+
+
+@functools.lru_cache(maxsize=64)
+def _dtype_field(code: int) -> bytes:
+    return tag(1, VARINT) + encode_varint(code)
 
 
 def write_array_proto(values: WireValues) -> Writer:
-    """One TF/PyTorch ``ArrayProto``: dtype (1), array_shape (2), then the value field."""
+    """One TF/PyTorch ``ArrayProto``: dtype (1), array_shape (2), then the value field.
+
+    The shape is written even for a 0-d tensor, as the official client does, so that
+    requests are byte-identical to its own.
+    """
     w = Writer()
-    w.varint(1, int(values.dtype))
-    # Written even for a 0-d tensor, as the official client does (byte-identical requests).
-    _write_dims(w, 2, values.shape, always=True)
+    w.raw(_dtype_field(int(values.dtype)) + _dims_field(2, tuple(values.shape)))
     _write_values(w, _FIELD_OF[values.kind], values)
     return w
 
@@ -78,7 +84,7 @@ def write_blade_array(name: str, batch_size: int, values: WireValues, kind: Kind
     w.string(1, name)
     w.string(2, name)
     w.varint(3, batch_size)
-    _write_dims(w, 4, values.shape, always=True)
+    w.raw(_dims_field(4, tuple(values.shape)))
     _write_values(w, _BLADE_FIELD_OF[kind], values)
     return w
 
@@ -137,7 +143,7 @@ def _materialize(
     pieces: list[npt.NDArray[np.uint64]] = []
     for wire, a, b in spans:
         if wire == LEN:
-            pieces.append(decode_varints(buf[a:b]))
+            pieces.append(decode_varints(buf[a:b], low_bytes=5 if kind == "v32" else 10))
         elif wire == VARINT:
             pieces.append(np.array([a], dtype=np.uint64))
         else:

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -37,9 +36,8 @@ _INFER: dict[np.dtype[Any], DataType] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class WireValues:
-    """One tensor ready for the wire.
+class WireValues(NamedTuple):
+    """One tensor ready for the wire (a NamedTuple: built once per tensor, on the hot path).
 
     ``payload`` is the packed field's content (a uint8 view of the array's own buffer for
     float and double, freshly encoded varints for integers and bools); for strings
@@ -55,6 +53,13 @@ class WireValues:
     @property
     def count(self) -> int:
         return math.prod(self.shape)
+
+
+#: Arrays that go on the wire as they are: contiguous little-endian float and double.
+_AS_IS: dict[np.dtype[Any], tuple[DataType, Kind]] = {
+    np.dtype("<f4"): (DataType.DT_FLOAT, "f4"),
+    np.dtype("<f8"): (DataType.DT_DOUBLE, "f8"),
+}
 
 
 def check_name(name: object, what: str = "input") -> str:
@@ -185,6 +190,12 @@ def prepare(
     says how to send them (quantized types, or a narrower integer type); ``allowed`` is the
     set the schema can carry.
     """
+    if dtype is None and shape is None and type(data) is np.ndarray and data.flags.c_contiguous:
+        as_is = _AS_IS.get(data.dtype)
+        if as_is is not None and (allowed is None or as_is[0] in allowed):
+            # the common case, kept short: the array's own bytes, no checks to make
+            view = data.reshape(-1).view(np.uint8).data
+            return WireValues(as_is[0], data.shape, as_is[1], view, None)
     target = to_data_type(dtype) if dtype is not None else None
     if target is not None and target not in DT_NUMPY:
         raise InvalidTensorError(

@@ -110,28 +110,39 @@ def encode_varints(values: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint8]:
     return out
 
 
-def decode_varints(data: npt.NDArray[np.uint8] | memoryview | bytes) -> npt.NDArray[np.uint64]:
+def decode_varints(
+    data: npt.NDArray[np.uint8] | memoryview | bytes, *, low_bytes: int = MAX_VARINT_BYTES
+) -> npt.NDArray[np.uint64]:
     """Decode varints back to back into a 1-D ``uint64`` array (the raw two's-complement bits).
 
+    Works a byte position at a time over all varints at once: one gather per position.
+    ``low_bytes=5`` reads only the bytes that hold the low 35 bits, which is all an ``int32``
+    field keeps (its negative values still take ten bytes on the wire).
     Raises ``DecodeError`` when the last varint is cut short or one is longer than 10 bytes.
     """
     b = np.frombuffer(data, dtype=np.uint8) if not isinstance(data, np.ndarray) else data
     n_bytes = b.size
     if n_bytes == 0:
         return np.empty(0, np.uint64)
-    last = b >= 0x80
-    if last[-1]:
+    more = b >= 0x80
+    if more[-1]:
         raise DecodeError("packed varints", "the last varint is cut short")
-    if not last.any():  # one byte each
+    if not more.any():  # one byte each
         return b.astype(np.uint64)
-    ends = np.flatnonzero(~last)
+    ends = np.flatnonzero(~more)
     starts = np.empty_like(ends)
     starts[0] = 0
     starts[1:] = ends[:-1] + 1
-    sizes = ends - starts + 1
-    if int(sizes.max()) > MAX_VARINT_BYTES:
+    extra = ends - starts  # bytes after the first
+    width = int(extra.max()) + 1
+    if width > MAX_VARINT_BYTES:
         raise DecodeError("packed varints", "a varint is longer than 10 bytes")
-    place = np.arange(n_bytes, dtype=np.intp) - np.repeat(starts, sizes)
-    shifted = (b & 0x7F).astype(np.uint64) << (place.astype(np.uint64) * np.uint64(7))
-    result: npt.NDArray[np.uint64] = np.bitwise_or.reduceat(shifted, starts)
+    # the 7-bit groups, padded so that a gather past the last varint reads zeros
+    groups = np.zeros(n_bytes + MAX_VARINT_BYTES, np.uint8)
+    np.bitwise_and(b, 0x7F, out=groups[:n_bytes])
+    result: npt.NDArray[np.uint64] = groups[starts].astype(np.uint64)
+    for k in range(1, min(width, low_bytes)):
+        column = groups[starts + k]
+        column *= extra >= k  # a byte of the next varint counts for nothing
+        result |= column.astype(np.uint64) << np.uint64(7 * k)
     return result

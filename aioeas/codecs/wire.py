@@ -13,7 +13,7 @@ from typing import Final
 from aioeas.codecs.varint import encode_varint, read_varint
 from aioeas.errors import DecodeError
 
-__all__ = ["I32", "I64", "LEN", "VARINT", "Buffer", "Writer", "iter_fields"]
+__all__ = ["I32", "I64", "LEN", "VARINT", "Buffer", "Writer", "iter_fields", "map_entry", "tag"]
 
 VARINT: Final = 0
 I64: Final = 1
@@ -99,6 +99,11 @@ class Writer:
         self.parts: list[Buffer] = []
         self.size = 0
 
+    def raw(self, data: bytes) -> None:
+        """Bytes already encoded as fields."""
+        self.parts.append(data)
+        self.size += len(data)
+
     def varint(self, field: int, value: int) -> None:
         data = tag(field, VARINT) + encode_varint(value)
         self.parts.append(data)
@@ -121,5 +126,20 @@ class Writer:
         self.parts.extend(sub.parts)
         self.size += len(head) + sub.size
 
+    def extend(self, other: Writer) -> None:
+        """Append fields already written elsewhere (no length prefix of their own)."""
+        self.parts.extend(other.parts)
+        self.size += other.size
+
     def getvalue(self) -> bytes:
         return b"".join(self.parts)
+
+
+def map_entry(field: int, key: str, value: Writer) -> Writer:
+    """One entry of a ``map<string, Message>`` field, ready to ``extend`` a message with."""
+    entry = Writer()
+    entry.string(1, key)
+    entry.message(2, value)
+    out = Writer()
+    out.message(field, entry)
+    return out

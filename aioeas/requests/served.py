@@ -26,7 +26,7 @@ from aioeas.codecs.arrays import (
 from aioeas.codecs.convert import prepare
 from aioeas.codecs.dtypes import BLADE_KINDS, BladeDataType, DataType
 from aioeas.codecs.varint import decode_varints, to_signed64
-from aioeas.codecs.wire import LEN, VARINT, Writer, iter_fields, utf8
+from aioeas.codecs.wire import LEN, VARINT, Writer, iter_fields, map_entry, utf8
 from aioeas.errors import DecodeError
 from aioeas.requests.base import as_memoryview
 from aioeas.requests.blade import _TO_TF, BLADE_TYPES
@@ -159,10 +159,7 @@ def encode_tf_response(outputs: Mapping[str, Tensor]) -> bytes:
     to send it as a type its dtype does not pick by itself (``DT_QINT8``)."""
     w = Writer()
     for name, value in outputs.items():
-        entry = Writer()
-        entry.string(1, name)
-        entry.message(2, write_array_proto(_prepared(value, None, "TensorFlow")))
-        w.message(1, entry)
+        w.extend(map_entry(1, name, write_array_proto(_prepared(value, None, "TensorFlow"))))
     return w.getvalue()
 
 
@@ -174,10 +171,7 @@ def encode_torch_response(
     for value in outputs:
         w.message(1, write_array_proto(_prepared(value, TORCH_TYPES, "PyTorch")))
     for name, value in (map_outputs or {}).items():
-        entry = Writer()
-        entry.string(1, name)
-        entry.message(2, write_array_proto(_prepared(value, TORCH_TYPES, "PyTorch")))
-        w.message(2, entry)
+        w.extend(map_entry(2, name, write_array_proto(_prepared(value, TORCH_TYPES, "PyTorch"))))
     return w.getvalue()
 
 

@@ -11,7 +11,7 @@ import numpy.typing as npt
 from aioeas.codecs.arrays import TF_FIELDS, decode_array_proto, write_array_proto
 from aioeas.codecs.convert import check_name, prepare
 from aioeas.codecs.dtypes import DataType
-from aioeas.codecs.wire import LEN, Writer, iter_fields, utf8
+from aioeas.codecs.wire import LEN, Writer, iter_fields, map_entry, utf8
 from aioeas.errors import DecodeError, UnknownOutputError
 from aioeas.requests.base import Request, Response, as_memoryview, describe_array
 
@@ -85,7 +85,7 @@ class TFRequest(DTypeConstants, Request["TFResponse"]):
         """
         name = check_name(input_name)
         values = prepare(data, dtype) if content is _UNSET else prepare(content, dtype, shape=data)
-        self._inputs[name] = write_array_proto(values)
+        self._inputs[name] = map_entry(2, name, write_array_proto(values))
         return self
 
     def add_fetch(self, output_name: str) -> TFRequest:
@@ -105,11 +105,8 @@ class TFRequest(DTypeConstants, Request["TFResponse"]):
         w = Writer()
         if self.signature_name:
             w.string(1, self.signature_name)
-        for name, array in self._inputs.items():
-            entry = Writer()
-            entry.string(1, name)
-            entry.message(2, array)
-            w.message(2, entry)
+        for field in self._inputs.values():  # each a whole ``inputs`` map entry
+            w.extend(field)
         for fetch in self._fetches:
             w.string(3, fetch)
         return w.getvalue()

@@ -12,7 +12,7 @@ from aioeas.codecs.arrays import TORCH_FIELDS, decode_array_proto, write_array_p
 from aioeas.codecs.convert import check_name, prepare
 from aioeas.codecs.dtypes import DataType
 from aioeas.codecs.varint import encode_varints
-from aioeas.codecs.wire import LEN, Writer, iter_fields
+from aioeas.codecs.wire import LEN, Writer, iter_fields, map_entry
 from aioeas.errors import DecodeError, InvalidTensorError, UnknownOutputError, UsageError
 from aioeas.requests.base import Request, Response, as_memoryview, describe_array
 from aioeas.requests.tf import DTypeConstants, decode_named_arrays, with_body
@@ -114,7 +114,8 @@ class TorchRequest(DTypeConstants, Request["TorchResponse"]):
         self, name: str, data: Any, dtype: DataType | int | None = None, content: Any = _UNSET
     ) -> TorchRequest:
         """Set the named input ``name`` (the schema's ``map_inputs``)."""
-        self._map_inputs[check_name(name)] = self._values(data, dtype, content)
+        name = check_name(name)
+        self._map_inputs[name] = map_entry(3, name, self._values(data, dtype, content))
         return self
 
     def add_fetch(self, output_index: int) -> TorchRequest:
@@ -130,11 +131,8 @@ class TorchRequest(DTypeConstants, Request["TorchResponse"]):
                 w.message(1, self._inputs.get(i, empty))
         if self._fetches:
             w.blob(2, encode_varints(np.array(self._fetches, dtype=np.uint64)).tobytes())
-        for name, array in self._map_inputs.items():
-            entry = Writer()
-            entry.string(1, name)
-            entry.message(2, array)
-            w.message(3, entry)
+        for field in self._map_inputs.values():  # each a whole ``map_inputs`` entry
+            w.extend(field)
         if self.debug_level:
             w.varint(100, self.debug_level)
         data = w.getvalue()
