@@ -175,6 +175,14 @@ class PredictClient:
                 ResourceWarning,
                 source=self,
             )
+            # The refresh task does not hold the client: left alone, it would poll
+            # discovery for as long as the loop runs. Stop it (from any thread).
+            discovery: Discovery | None = getattr(self, "_discovery", None)
+            task = discovery.task if discovery is not None else None
+            if task is not None and not task.done():
+                loop = task.get_loop()
+                if not loop.is_closed():
+                    loop.call_soon_threadsafe(task.cancel)
 
     @property
     def closed(self) -> bool:

@@ -5,11 +5,14 @@ tests, and aiohttp's and asyncio's exceptions never leave this module: a refused
 or broken connection becomes ``ConnectError``, a timeout ``RequestTimeoutError``.
 Bodies are read whole and handed up undecoded (``Content-Encoding`` is left to
 ``compression``), so every encoding is handled in one place whatever session is used.
+A body over 1 MiB is sent from a fresh ``io.BytesIO`` on each attempt: aiohttp writes it
+in chunks (yielding to the loop) instead of warning that raw bytes may block it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import io
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -20,7 +23,11 @@ from yarl import URL
 from aioeas.client.config import PoolLimits, Timeout
 from aioeas.errors import ConnectError, RequestTimeoutError, TransportError, UsageError
 
-__all__ = ["AiohttpTransport", "HTTPResponse", "Transport"]
+__all__ = ["LARGE_BODY", "AiohttpTransport", "HTTPResponse", "Transport"]
+
+#: Bodies larger than this go as a stream: aiohttp warns (``ResourceWarning``) about
+#: ``bytes`` bodies over 1 MiB, and writes a stream in chunks that let the loop run.
+LARGE_BODY = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -104,20 +111,24 @@ class AiohttpTransport:
     ) -> HTTPResponse:
         session = self._get_session()
         client_timeout = aiohttp.ClientTimeout(total=timeout.total, connect=timeout.connect)
+        # A new stream per attempt: a stream read by a failed try cannot be sent again.
+        data: bytes | io.BytesIO | None = (
+            io.BytesIO(body) if body is not None and len(body) > LARGE_BODY else body
+        )
         try:
             async with session.request(
                 method,
                 URL(url, encoded=True),  # sent exactly as it was signed
                 headers=dict(headers),
-                data=body,
+                data=data,
                 timeout=client_timeout,
                 auto_decompress=False,
                 allow_redirects=False,
             ) as resp:
-                data = await resp.read()
+                answer = await resp.read()
                 return HTTPResponse(
                     status=resp.status,
-                    body=data,
+                    body=answer,
                     headers={k.lower(): v for k, v in resp.headers.items()},
                 )
         except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:

@@ -50,10 +50,6 @@ class WireValues(NamedTuple):
     payload: memoryview | None
     items: list[bytes] | None
 
-    @property
-    def count(self) -> int:
-        return math.prod(self.shape)
-
 
 #: Arrays that go on the wire as they are: contiguous little-endian float and double.
 _AS_IS: dict[np.dtype[Any], tuple[DataType, Kind]] = {

@@ -8,9 +8,10 @@
         ...  # a client at emu.url, service "double"; or direct mode with discovery at emu.url
 
 The gateway (``emu.url``) answers ``/api/predict/{service}[/path]`` and the discovery paths;
-each backend also answers ``/api/predict/{service}[/path]`` on its own port. Services are
-looked up by name in one registry of mounts, which is where a queue service will plug in
-next to predict services.
+each backend also answers ``/api/predict/{service}[/path]`` on its own port. Queue
+services (``add_queue_service``) are served by the gateway only, at
+``/api/predict/{name}`` (input) and ``/api/predict/{name}/sink``; one of them may also be
+served at ``/`` and ``/sink``, the empty base path of the Go client's test suite.
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ from aioeas.emulator.processors import (
     TorchMapProcessor,
     TorchProcessor,
 )
+from aioeas.emulator.queue import DEFAULT_GRACE, DEFAULT_MAX_PAYLOAD, Queue, QueueService
+from aioeas.emulator.queue.routes import serve_queue
+from aioeas.emulator.queue.worker import Processor, Worker
 from aioeas.emulator.services import Backend, Service
 
 __all__ = ["BUILTIN_SERVICES", "Emulator"]
@@ -80,6 +84,9 @@ class Emulator:
         self.host = host
         self.seed = seed
         self._services: dict[str, Service] = {}
+        self._queues: dict[str, QueueService] = {}
+        self._workers: dict[str, Worker] = {}
+        self._root_queue: str | None = None
         self._gateway = Listener(host, port, self._make_app)
         self.discovery = Discovery(self._services.get, self._seed_for("discovery"))
         self._started = False
@@ -112,6 +119,8 @@ class Emulator:
             for service in self._services.values():
                 for backend in service.backends:
                     await backend.start()
+            for worker in self._workers.values():
+                worker.start()
         return self
 
     async def stop(self) -> None:
@@ -119,6 +128,10 @@ class Emulator:
         if self._closed:
             return
         self._closed = True
+        for worker in self._workers.values():
+            await worker.stop()
+        for queues in self._queues.values():
+            queues.close()
         for service in self._services.values():
             for backend in service.backends:
                 await backend.stop()
@@ -239,6 +252,76 @@ class Emulator:
             for backend in service.backends:
                 await backend.stop()
 
+    # -- queue services ----------------------------------------------------------------
+
+    @property
+    def queues(self) -> Mapping[str, QueueService]:
+        """Every queue service by name (read-only view)."""
+        return dict(self._queues)
+
+    def add_queue_service(
+        self,
+        name: str,
+        *,
+        max_payload_bytes: int = DEFAULT_MAX_PAYLOAD,
+        max_length: int | None = None,
+        sink_max_length: int | None = None,
+        processor: Processor | None = None,
+        concurrency: int = 1,
+        grace: float = DEFAULT_GRACE,
+        root: bool = False,
+    ) -> QueueService:
+        """A queue service: input queue ``name``, sink ``name/sink``.
+
+        ``max_payload_bytes``: a bigger put is a 413. ``max_length`` / ``sink_max_length``:
+        a put to a full queue is a 429 (None: unbounded). ``grace``: seconds a departed
+        watcher's records wait for its uid before the rest of its group may get them.
+        ``processor`` (``fn(bytes) -> bytes | str | None``, sync or async, or the name of a
+        predict service of this emulator) attaches the asynchronous-inference worker,
+        ``concurrency`` records at a time. ``root``: also serve it at ``/`` and ``/sink``.
+        """
+        if not name or "/" in name:
+            raise ValueError(f"a queue service name is non-empty and has no '/', got {name!r}")
+        if name in self._queues or name in self._services:
+            raise ValueError(f"a service named {name!r} exists already")
+        if root and self._root_queue is not None:
+            raise ValueError(f"queue service {self._root_queue!r} is served at / already")
+        service = QueueService(
+            name,
+            max_payload_bytes=max_payload_bytes,
+            max_length=max_length,
+            sink_max_length=sink_max_length,
+            grace=grace,
+            seed=self._seed_for(f"queue:{name}"),
+        )
+        if processor is not None:
+            worker = Worker(service, processor, concurrency=concurrency, resolve=self.service)
+            self._workers[name] = worker
+            if self.running:
+                worker.start()
+        self._queues[name] = service
+        if root:
+            self._root_queue = name
+        return service
+
+    def queue_service(self, name: str) -> QueueService:
+        """The queue service called ``name``; ``KeyError`` naming the ones there are."""
+        try:
+            return self._queues[name]
+        except KeyError:
+            raise KeyError(f"no queue service {name!r}; they are {sorted(self._queues)}") from None
+
+    def queue(self, name: str) -> Queue:
+        """The queue ``name`` (an input queue) or ``name/sink`` (its sink), for tests."""
+        base, sep, rest = name.partition("/sink")
+        if sep and not rest:
+            return self.queue_service(base).sink
+        return self.queue_service(name).input
+
+    def worker(self, name: str) -> Worker | None:
+        """The asynchronous-inference worker of queue service ``name``, if it has one."""
+        return self._workers.get(name)
+
     def _seed_for(self, name: str) -> int:
         return zlib.crc32(f"{self.seed}:{name}".encode())
 
@@ -277,10 +360,22 @@ class Emulator:
         app = web.Application(client_max_size=MAX_BODY)
         app.router.add_route("*", "/api/predict/{name}{tail:(/.*)?}", self._predict)
         self.discovery.add_routes(app)
+        app.router.add_route("*", "/", self._root)
+        app.router.add_route("*", "/sink", self._root)
         return app
+
+    async def _root(self, request: web.Request) -> web.StreamResponse:
+        if self._root_queue is None:
+            return web.Response(status=404, text="no queue service is served at /")
+        return await serve_queue(
+            request, self._queues[self._root_queue], request.path.rstrip("/"), self.token
+        )
 
     async def _predict(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]
+        queues = self._queues.get(name)
+        if queues is not None:
+            return await serve_queue(request, queues, request.match_info["tail"], self.token)
         service = self._services.get(name)
         if service is None:
             return web.Response(status=404, text=f"service {name!r} not found")

@@ -1,0 +1,24 @@
+#!/usr/bin/env python
+# The official manual's "TensorFlow tensor input and output" example (eas-prediction 0.36), copied as published.
+# Changed, and only this:
+#   - endpoint: read from env EAS_ENDPOINT (the manual: 'http://182848887922****.cn-shanghai.pai-eas.aliyuncs.com')
+#   - token: read from env EAS_TOKEN (the manual: a literal token; empty here means none)
+#   - loop count: env EAS_EXAMPLE_LOOPS, default 3 (the manual: 1000000)
+#   - added `import os` and the three settings above
+# Indentation restored (the published page lost it). Not linted: it is kept as the manual wrote it.
+import os
+ENDPOINT = os.environ['EAS_ENDPOINT']
+TOKEN = os.environ.get('EAS_TOKEN', '')
+LOOPS = int(os.environ.get('EAS_EXAMPLE_LOOPS', '3'))
+from eas_prediction import PredictClient
+from eas_prediction import TFRequest
+if __name__ == '__main__':
+    client = PredictClient(ENDPOINT, 'mnist_saved_model_example')
+    client.set_token(TOKEN)
+    client.init()
+    req = TFRequest('predict_images')
+    # add_feed takes a flat 1D array; shape [1, 784] describes the tensor dimensions
+    req.add_feed('images', [1, 784], TFRequest.DT_FLOAT, [1] * 784)
+    for x in range(0, LOOPS):
+        resp = client.predict(req)
+        print(resp)

@@ -1,0 +1,103 @@
+"""The examples in docs/examples run against the emulator, and both styles answer alike.
+
+Each aioeas twin of the official manual's examples (``docs/examples/*.py``, idiomatic, and
+``docs/examples/familiar/*.py``, the manual's code with ``await``) runs as its own process,
+as a user would run it, through ``tests/interop/manual_examples/capture.py``, which records
+the answers it got. The comparison with the official client is in
+``tests/interop/test_manual_examples.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from aioeas.emulator import Emulator
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs" / "examples"
+CAPTURE = ROOT / "tests" / "interop" / "manual_examples" / "capture.py"
+MARK = "EXAMPLE-RESULT "
+TOKEN = "docs-example-token"
+LOOPS = 2
+
+#: Each example, the kind of answer it gets, and what it prints for each answer.
+EXAMPLES: dict[str, tuple[str, str]] = {
+    "quickstart_string": ("string", r'\[\{"score": [0-9.e-]+\}\]'),
+    "string_pmml": ("string", r'\[\{"score": [0-9.e-]+\}\]'),
+    "tf_mnist": ("tf", r"TFResponse\(\{'scores': float32\[1, 10\], 'classes': int64\[1\]\}\)"),
+    "vpc_direct": ("tf", r"TFResponse\(\{'scores': float32\[1, 10\], 'classes': int64\[1\]\}\)"),
+    "torch_image": ("torch", r"\[1, 1000\]"),
+    "blade": ("blade", r"\[1, 360\]"),
+    "blade_tf": ("blade_tf", r"\[1, 360\]"),
+}
+
+
+def test_every_example_has_both_styles() -> None:
+    idiomatic = {p.stem for p in DOCS.glob("*.py")}
+    familiar = {p.stem for p in (DOCS / "familiar").glob("*.py")}
+    assert idiomatic == familiar == set(EXAMPLES)
+
+
+async def _run(script: Path, env: dict[str, str], gate: asyncio.Semaphore) -> tuple[str, str]:
+    async with gate:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            str(CAPTURE),
+            "aioeas",
+            str(script),
+            cwd=ROOT,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, f"{script}:\n{out.decode()}\n{err.decode()}"
+    return out.decode(), err.decode()
+
+
+def _result(out: str) -> tuple[list[str], dict[str, Any]]:
+    lines = out.splitlines()
+    assert lines, out
+    assert lines[-1].startswith(MARK), out
+    result: dict[str, Any] = json.loads(lines[-1][len(MARK) :])
+    assert result["error"] is None, result
+    return lines[:-1], result
+
+
+async def test_the_examples_run_and_both_styles_get_the_same_answers() -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("NAMESPACE", "POD_NAME")}
+    gate = asyncio.Semaphore(max(2, os.cpu_count() or 1))
+    async with Emulator(token=TOKEN, backends=2) as emu:
+        env.update(EAS_ENDPOINT=emu.url, EAS_TOKEN=TOKEN, EAS_EXAMPLE_LOOPS=str(LOOPS))
+        scripts = {
+            (style, name): DOCS / f"{name}.py"
+            if style == "idiomatic"
+            else DOCS / "familiar" / f"{name}.py"
+            for name in EXAMPLES
+            for style in ("idiomatic", "familiar")
+        }
+        outputs = await asyncio.gather(*(_run(path, env, gate) for path in scripts.values()))
+    results = dict(zip(scripts, outputs, strict=True))
+    for name, (kind, printed) in EXAMPLES.items():
+        calls = 1 if name == "quickstart_string" else LOOPS
+        answers = {}
+        for style in ("idiomatic", "familiar"):
+            lines, result = _result(results[style, name][0])
+            assert len(result["answers"]) == calls, (style, name)
+            assert all(a == result["answers"][0] for a in result["answers"]), (style, name)
+            assert result["answers"][0]["kind"] == kind
+            assert sum(bool(re.fullmatch(printed, ln)) for ln in lines) == calls, (
+                style,
+                name,
+                lines,
+            )
+            if name in ("torch_image", "blade", "blade_tf"):
+                assert lines[-1].startswith("average response time: ")
+            answers[style] = result["answers"][0]
+        assert answers["idiomatic"] == answers["familiar"], name
