@@ -16,7 +16,7 @@ from types import ModuleType
 
 from aioeas.errors import DecodeError, UsageError
 
-__all__ = ["accept_encoding", "available", "check", "compress", "decompress"]
+__all__ = ["accept_encoding", "available", "check", "compress", "decodable", "decompress"]
 
 
 def _cramjam() -> ModuleType | None:
@@ -72,6 +72,11 @@ _DECOMPRESS = _decompressors()
 def available() -> frozenset[str]:
     """The request compressions this installation can apply."""
     return frozenset(_COMPRESS)
+
+
+def decodable() -> frozenset[str]:
+    """The ``Content-Encoding`` codings this installation can undo."""
+    return frozenset(_DECOMPRESS)
 
 
 def accept_encoding() -> str:

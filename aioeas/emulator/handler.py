@@ -14,16 +14,19 @@ import asyncio
 import logging
 import socket
 import struct
-import zlib
 
 from aiohttp import web
 
+from aioeas.client import compression as codings
 from aioeas.client.auth import verify
 from aioeas.emulator.calls import Call, Reject, reset_current, set_current
 from aioeas.emulator.faults import Decision, Fault, FaultKind, FaultPlan
 from aioeas.emulator.services import Backend, Service
+from aioeas.errors import DecodeError
 
 __all__ = ["apply_fault", "authorized", "decompress", "serve_predict"]
+
+_DECODABLE = codings.decodable()
 
 log = logging.getLogger("aioeas.emulator")
 
@@ -59,25 +62,18 @@ def authorized(request: web.Request, bodies: list[bytes], token: str) -> bool:
 
 
 def decompress(body: bytes, encoding: str | None) -> bytes:
-    """The body without its ``Content-Encoding`` (gzip, deflate; several are undone in
+    """The body without its ``Content-Encoding``, with the client's own codecs (gzip,
+    deflate/zlib, and snappy, lz4, zstd where cramjam is installed; several are undone in
     reverse order). A body that does not decompress is a 400; an unknown coding a 415."""
     if not encoding:
         return body
-    codings = [c.strip().lower() for c in encoding.split(",") if c.strip()]
-    for coding in reversed(codings):
-        try:
-            if coding in ("gzip", "x-gzip"):
-                body = zlib.decompress(body, wbits=16 + zlib.MAX_WBITS)
-            elif coding == "deflate":
-                try:
-                    body = zlib.decompress(body)
-                except zlib.error:  # some clients send raw deflate without the zlib header
-                    body = zlib.decompress(body, wbits=-zlib.MAX_WBITS)
-            elif coding != "identity":
-                raise Reject(f"unsupported Content-Encoding {coding!r}", status=415)
-        except zlib.error as exc:
-            raise Reject(f"the body is not valid {coding}: {exc}") from None
-    return body
+    for coding in (c.strip().lower() for c in encoding.split(",")):
+        if coding and coding not in _DECODABLE:
+            raise Reject(f"unsupported Content-Encoding {coding!r}", status=415)
+    try:
+        return codings.decompress(body, encoding)
+    except DecodeError as exc:
+        raise Reject(f"the body is not valid {encoding}: {exc.reason}") from None
 
 
 async def apply_fault(
@@ -130,7 +126,9 @@ async def serve_predict(
         "X-Emulator-Request": str(number),
     }
     raw = await request.read()
-    encoding = request.headers.get("Content-Encoding")
+    # A service configured for compressed requests takes them without Content-Encoding,
+    # as EAS does for the Java client's compressed bodies.
+    encoding = request.headers.get("Content-Encoding") or service.request_encoding
     try:
         body: bytes | Reject = decompress(raw, encoding)
     except Reject as exc:
@@ -149,7 +147,7 @@ async def serve_predict(
         backend=backend.name,
         method=request.method,
         path=request.match_info.get("tail", ""),
-        query=dict(request.query),
+        query={k: v for k, v in request.query.items()},  # the last value of a key wins
         headers=dict(request.headers),
         body=body,
         number=number,

@@ -114,6 +114,11 @@ class Service:
         self.requests = 0
         #: The last calls its processor was given, oldest first.
         self.history: deque[Call] = deque(maxlen=HISTORY)
+        #: The compression this service's configuration expects of request bodies that
+        #: carry no ``Content-Encoding`` ("gzip", "zlib", "snappy", ...; ``None``: plain).
+        #: EAS decides this from a service's config, and the Java client's compressed
+        #: requests (and aioeas's ``compression=``) carry no header.
+        self.request_encoding: str | None = None
 
     def _add_backends(
         self, weights: Sequence[int], host: str, serve: Serve, seed: int

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+import aioeas
 from aioeas import PredictClient, StringRequest, TorchRequest
 from aioeas.client.auth import verify
 from aioeas.emulator import Emulator, current_call
@@ -122,6 +123,34 @@ async def test_request_compression_is_decoded_by_the_emulator(
     assert all(size < len(body) // 10 for size in sizes)
 
 
+@pytest.mark.parametrize("compression", ["gzip", "zlib", "snappy", "lz4", "zstd"])
+async def test_compressed_requests_without_a_header_follow_the_service_config(
+    emu_token: Emulator, compression: str
+) -> None:
+    """As EAS does: the body carries no Content-Encoding; the service knows its compression."""
+    body = b"a compressible body " * 500
+    seen: list[tuple[int, str | None]] = []
+
+    def processor(data: bytes) -> bytes:
+        call = current_call()
+        seen.append((int(call.headers["Content-Length"]), call.headers.get("Content-Encoding")))
+        return data
+
+    service = emu_token.add_service("z", processor)
+    service.request_encoding = compression
+    async with PredictClient(emu_token.url, "z", token=TOKEN, compression=compression) as client:
+        assert (await client.predict(StringRequest(body))).to_bytes() == body
+    assert seen
+    assert all(size < len(body) // 5 and coding is None for size, coding in seen)
+    # a plain body to a service that expects compression is refused, not misread
+    async with PredictClient(
+        emu_token.url, "z", token=TOKEN, retry=aioeas.RetryPolicy(max_attempts=1)
+    ) as plain:
+        with pytest.raises(aioeas.ServiceError) as caught:
+            await plain.predict(StringRequest(body))
+    assert caught.value.status == 400
+
+
 async def test_compressed_answers_are_decoded(emu: Emulator) -> None:
     body = b"answer " * 1000
 
@@ -220,3 +249,18 @@ async def test_a_snappy_torch_request(emu_token: Emulator) -> None:
         plain = await client.predict(TorchRequest().add_feed(0, x))
     np.testing.assert_array_equal(packed[0], plain[0])
     assert packed.get_tensor_shape(0) == [1, 1000]
+
+
+async def test_a_repeated_query_key_reaches_the_processor_with_its_last_value(
+    emu: Emulator,
+) -> None:
+    queries: list[dict[str, str]] = []
+
+    def processor(data: bytes) -> bytes:
+        queries.append(dict(current_call().query))
+        return data
+
+    emu.add_service("q", processor)
+    async with PredictClient(emu.url, "q") as client:
+        await client.predict_bytes(b"x", query=[("k", "1"), ("k", "2"), ("other", "3")])
+    assert queries == [{"k": "2", "other": "3"}]
