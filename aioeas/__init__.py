@@ -59,6 +59,17 @@ if _TYPE_CHECKING:
         RetryPolicy,
         Timeout,
     )
+    from aioeas.queue import (
+        AsyncInference,
+        PutUncertainError,
+        QueueClient,
+        QueueRecord,
+        ReconnectPolicy,
+        ResultTimeoutError,
+        SearchResult,
+        Watcher,
+        WatchLostError,
+    )
 
 _CLIENT_NAMES = frozenset(
     {
@@ -81,6 +92,22 @@ _CLIENT_NAMES = frozenset(
 )
 
 
+# The queue client loads the same way (it needs aiohttp too).
+_QUEUE_NAMES = frozenset(
+    {
+        "AsyncInference",
+        "PutUncertainError",
+        "QueueClient",
+        "QueueRecord",
+        "ReconnectPolicy",
+        "ResultTimeoutError",
+        "SearchResult",
+        "WatchLostError",
+        "Watcher",
+    }
+)
+
+
 def __getattr__(name: str) -> _Any:
     if name in _CLIENT_NAMES:
         from aioeas import client
@@ -88,17 +115,24 @@ def __getattr__(name: str) -> _Any:
         value = getattr(client, name)
         globals()[name] = value
         return value
+    if name in _QUEUE_NAMES:
+        from aioeas import queue
+
+        value = getattr(queue, name)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module 'aioeas' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | _CLIENT_NAMES)
+    return sorted(set(globals()) | _CLIENT_NAMES | _QUEUE_NAMES)
 
 
 __all__ = [
     "ENDPOINT_TYPE_DEFAULT",
     "ENDPOINT_TYPE_DIRECT",
     "ENDPOINT_TYPE_GATEWAY",
+    "AsyncInference",
     "AttemptEnd",
     "AttemptRetry",
     "AttemptStart",
@@ -120,12 +154,18 @@ __all__ = [
     "PoolLimits",
     "PredictClient",
     "PredictRequest",
+    "PutUncertainError",
+    "QueueClient",
     "QueueError",
+    "QueueRecord",
+    "ReconnectPolicy",
     "Request",
     "RequestTimeoutError",
     "Response",
+    "ResultTimeoutError",
     "RetryPolicy",
     "RetryableServiceError",
+    "SearchResult",
     "ServiceError",
     "StringRequest",
     "StringResponse",
@@ -137,5 +177,7 @@ __all__ = [
     "TransportError",
     "UnknownOutputError",
     "UsageError",
+    "WatchLostError",
+    "Watcher",
     "__version__",
 ]

@@ -1,0 +1,308 @@
+"""The watcher against the emulator: groups, windows, backpressure, commits that do not
+wait, reconnection without skipping, closing. No sleeps: tests wait on events and on the
+emulator's ``wait_until``."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import pytest
+
+from aioeas.emulator import Emulator
+from aioeas.emulator.faults import Fault
+from aioeas.errors import AuthError, QueueError, UsageError
+from aioeas.queue import QueueClient, QueueRecord, ReconnectPolicy, WatchLostError
+from tests.queue.conftest import MakeClient
+
+
+async def until(predicate: Callable[[], bool], limit: float = 10.0) -> bool:
+    """Yield to the loop until ``predicate()`` holds (client-side state the emulator
+    cannot wait on); a turn at a time, no timed sleep. False past ``limit`` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit
+    while not predicate():
+        if loop.time() > deadline:
+            return False
+        await asyncio.sleep(0)
+    return True
+
+
+async def put_many(client: QueueClient, n: int, tags: dict[str, str] | None = None) -> None:
+    await asyncio.gather(*(client.put(f"r{i}".encode(), tags) for i in range(n)))
+
+
+async def test_four_consumers_of_one_group_each_record_seen_once(
+    emu: Emulator, make_client: MakeClient
+) -> None:
+    total = 1000
+    await put_many(make_client(), total)
+    seen: list[list[int]] = [[] for _ in range(4)]
+    all_in = asyncio.Event()
+
+    async def consume(k: int) -> None:
+        async with make_client(gid="workers").watch(window=8) as watcher:
+            async for record in watcher:
+                seen[k].append(record.index)
+                watcher.commit(record)
+                if sum(map(len, seen)) == total:
+                    all_in.set()
+
+    tasks = [asyncio.create_task(consume(k)) for k in range(4)]
+    await all_in.wait()
+    queue = emu.queue("svc")
+    assert await queue.wait_until(lambda: len(queue) == 0)  # every commit arrived
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    flat = [i for s in seen for i in s]
+    assert sorted(flat) == list(range(1, total + 1))  # each exactly once
+    assert all(seen), "records are spread over every consumer"
+
+
+async def test_two_groups_each_see_every_record(emu: Emulator, make_client: MakeClient) -> None:
+    total = 200
+    await put_many(make_client(), total)
+
+    async def consume(gid: str) -> list[int]:
+        got: list[int] = []
+        async with make_client(gid=gid).watch(window=20) as watcher:
+            async for record in watcher:
+                got.append(record.index)
+                watcher.commit(record)
+                if len(got) == total:
+                    break
+        return got
+
+    first, second = await asyncio.gather(consume("g1"), consume("g2"))
+    assert first == second == list(range(1, total + 1))  # FIFO, in full, for each
+
+
+async def test_the_window_is_never_exceeded_and_the_buffer_is_bounded(
+    emu: Emulator, make_client: MakeClient
+) -> None:
+    total, window = 300, 7
+    q = make_client(uid="slow", gid="w")
+    await put_many(make_client(), total)
+    async with q.watch(window=window) as watcher:
+        for _ in range(total):
+            record = await watcher.next(timeout=10)
+            assert watcher.pending <= window
+            assert watcher.in_hand <= window
+            await asyncio.sleep(0)  # let the reader run ahead as far as it may
+            watcher.commit(record)
+        assert watcher.stats.max_in_hand <= window
+    assert emu.queue("svc").consumer_stats("w.slow").max_outstanding <= window
+
+
+async def test_auto_commit_still_buffers_at_most_the_window(
+    emu: Emulator, make_client: MakeClient
+) -> None:
+    total, window = 200, 5
+    await put_many(make_client(), total)
+    async with make_client().watch(window=window, auto_commit=True) as watcher:
+        first = await watcher.next(timeout=10)
+        # the service ignores the window with auto-commit; the reader stops when full
+        assert await until(lambda: watcher.pending == window)
+        assert not await until(lambda: watcher.pending > window, limit=0.05)
+        got = [first.index]
+        while len(got) < total:
+            got.append((await watcher.next(timeout=10)).index)
+        assert got == list(range(1, total + 1))
+        watcher.commit(first)  # nothing to do with auto-commit
+        assert watcher.commits_pending == 0
+
+
+async def test_commits_do_not_wait_for_the_consumer(emu: Emulator, make_client: MakeClient) -> None:
+    await put_many(make_client(), 3)
+    queue = emu.queue("svc")
+    async with make_client(uid="u", gid="g").watch(window=1) as watcher:
+        record = await watcher.next(timeout=5)
+        watcher.commit(record)
+        # the consumer now stops; the commit still goes, and the window moves on
+        assert await queue.wait_until(lambda: queue.consumer_stats("g.u").committed == 1)
+        assert (await watcher.next(timeout=5)).index == 2  # window 1: only after the commit
+
+
+async def test_commits_are_coalesced(emu: Emulator, make_client: MakeClient) -> None:
+    total = 400
+    await put_many(make_client(), total)
+    async with make_client().watch(window=100) as watcher:
+        for _ in range(total):
+            watcher.commit(await watcher.next(timeout=10))
+        await watcher.flush()
+        assert watcher.stats.commits_sent == total
+        assert watcher.stats.commit_requests < total / 4  # many indexes per PUT
+    assert len(emu.queue("svc")) == 0
+
+
+async def test_cut_fifty_times_every_record_committed_once_none_skipped(
+    emu: Emulator, make_client: MakeClient
+) -> None:
+    total = 5000
+    queue = emu.queue("svc")
+    await put_many(make_client(), total)
+    queue.watch_faults.cut_after(100, times=50)
+    delivered: list[int] = []
+    committed: list[int] = []
+    q = make_client(uid="resumer", gid="g", reconnect=ReconnectPolicy(backoff_base=0.0))
+    async with q.watch(window=32) as watcher:
+        while len(set(delivered)) < total:
+            record = await watcher.next(timeout=10)
+            delivered.append(record.index)
+            watcher.commit(record)
+            committed.append(record.index)
+        await watcher.flush()
+        stats = watcher.stats
+    assert queue.watch_faults.cuts == 50
+    assert stats.reconnects == 50
+    assert sorted(committed) == list(range(1, total + 1))  # exactly once each, none skipped
+    assert stats.commits_sent == total
+    assert await queue.wait_until(lambda: len(queue) == 0)  # the service has them all
+
+
+async def test_uncommitted_records_come_again_after_a_cut(
+    emu: Emulator, make_client: MakeClient
+) -> None:
+    await put_many(make_client(), 4)
+    queue = emu.queue("svc")
+    queue.watch_faults.cut_after(4, times=1)
+    q = make_client(uid="u", gid="g", reconnect=ReconnectPolicy(backoff_base=0.0))
+    async with q.watch(window=4) as watcher:
+        got = [await watcher.next(timeout=5) for _ in range(4)]
+        watcher.commit(got[0])
+        watcher.commit(got[2])
+        # records 2 and 4 were taken and not committed: after the cut they come again
+        again = [await watcher.next(timeout=5) for _ in range(2)]
+        assert sorted(r.index for r in again) == [2, 4]
+        watcher.commit(again)
+        await watcher.flush()
+        assert watcher.stats.reconnects == 1
+    assert await queue.wait_until(lambda: len(queue) == 0)
+
+
+async def test_reconnection_gives_up_within_its_policy(
+    emu: Emulator, make_client: MakeClient
+) -> None:
+    await put_many(make_client(), 2)
+    queue = emu.queue("svc")
+    queue.watch_faults.cut_after(1, times=1)
+    policy = ReconnectPolicy(max_attempts=3, backoff_base=0.0)
+    async with make_client(reconnect=policy).watch(window=1) as watcher:
+        record = await watcher.next(timeout=5)
+        queue.faults.add(Fault.error(503, "down"))
+        watcher.commit(record)
+        with pytest.raises(WatchLostError, match="3 reconnection tries"):
+            await watcher.next(timeout=5)
+        assert isinstance(watcher.error, WatchLostError)
+        queue.faults.clear()
+
+
+async def test_a_refused_credential_on_reconnection_is_not_retried(
+    emu: Emulator, make_client: MakeClient
+) -> None:
+    queue = emu.queue("svc")
+    queue.watch_faults.cut_after(1, times=1)
+    q = make_client(reconnect=ReconnectPolicy(max_attempts=None, backoff_base=0.0))
+    async with q.watch(window=1) as watcher:
+        q.set_token("revoked")  # the open connection stays; a new one is refused
+        await make_client().put(b"x")
+        assert (await watcher.next(timeout=5)).data == b"x"
+        with pytest.raises(AuthError):
+            await watcher.next(timeout=5)
+
+
+async def test_awaitable_form_run_and_close(emu: Emulator, make_client: MakeClient) -> None:
+    q = make_client()
+    await put_many(q, 3)
+    watcher = await q.watch(window=3)
+    got: list[QueueRecord] = []
+    async for record in watcher.run():
+        got.append(record)
+        watcher.commit(record)
+        if len(got) == 3:
+            break
+    await watcher.close()
+    await watcher.close()  # idempotent
+    assert watcher.closed
+    assert [r.data for r in got] == [b"r0", b"r1", b"r2"] or sorted(r.index for r in got) == [
+        1,
+        2,
+        3,
+    ]
+    with pytest.raises(StopAsyncIteration):
+        await watcher.__anext__()
+    with pytest.raises(QueueError, match="closed"):
+        await watcher.next()
+    with pytest.raises(UsageError):
+        watcher.commit(1)
+    assert len(emu.queue("svc")) == 0  # the commits were sent on close
+
+
+async def test_one_watcher_per_client(make_client: MakeClient) -> None:
+    q = make_client()
+    async with q.watch(window=1):
+        with pytest.raises(UsageError, match="another watcher"):
+            await q.watch(window=1)
+    async with q.watch(window=1):  # free again once closed
+        pass
+
+
+async def test_close_is_prompt_while_the_consumer_waits(make_client: MakeClient) -> None:
+    q = make_client()
+    watcher = await q.watch(window=2)
+    waiting = asyncio.ensure_future(watcher.next())
+    await asyncio.sleep(0)
+    await watcher.close()
+    with pytest.raises(QueueError, match="closed"):
+        await waiting
+    await q.close()
+
+
+async def test_closing_the_client_closes_its_watcher(make_client: MakeClient) -> None:
+    q = make_client()
+    watcher = await q.watch(window=2)
+    await q.close()
+    assert watcher.closed
+
+
+async def test_next_times_out_and_goes_on(make_client: MakeClient) -> None:
+    q = make_client()
+    async with q.watch(window=2) as watcher:
+        with pytest.raises(TimeoutError):
+            await watcher.next(timeout=0.05)
+        await q.put(b"now")
+        assert (await watcher.next(timeout=5)).data == b"now"
+
+
+async def test_index_only_tags_and_start_index(make_client: MakeClient) -> None:
+    q = make_client()
+    await q.put(b"a", {"kind": "x"})
+    await q.put(b"b", {"kind": "y"})
+    await q.put(b"c", {"kind": "x"})
+    async with q.watch(index=2, window=5, index_only=True, tags={"kind": "x"}) as watcher:
+        record = await watcher.next(timeout=5)
+        assert record.index == 3
+        assert record.data == b""
+        assert record.tags["kind"] == "x"
+
+
+async def test_end_of_stream_ends_the_iteration(make_client: MakeClient) -> None:
+    q = make_client()
+    await put_many(q, 2)
+    async with q.watch(window=5) as watcher:
+        got = []
+        await q.end_of_stream()
+        async for record in watcher:
+            got.append(record.index)
+            watcher.commit(record)
+        assert sorted(got) == [1, 2]
+        assert watcher.end_of_stream
+
+
+async def test_a_watch_url_follows_the_endpoint_scheme(make_client: MakeClient) -> None:
+    q = QueueClient("https://example.invalid", "svc")
+    assert q.url.startswith("https://")
+    from aioeas.queue.protocol import websocket_url
+
+    assert websocket_url(q.url) == "wss://example.invalid/api/predict/svc"
