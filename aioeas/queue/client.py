@@ -294,7 +294,8 @@ class QueueClient:
         headers_extra: dict[str, str] = {}
         if priority is not None:
             proto.check_index(priority, what="priority")
-            headers_extra[self._identity.priority_header] = str(priority)
+            if self._identity.priority_header is not None:
+                headers_extra[self._identity.priority_header] = str(priority)
         try:
             resp = await self._call(
                 "POST",

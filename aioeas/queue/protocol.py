@@ -35,7 +35,6 @@ __all__ = [
     "ACCEPT_PROTOBUF",
     "DEFAULT_GID",
     "HEADER_GID",
-    "HEADER_PRIORITY",
     "HEADER_REQUEST_ID",
     "HEADER_UID",
     "Identity",
@@ -69,8 +68,6 @@ __all__ = [
 
 HEADER_UID = "X-EAS-QueueService-Redis-Uid"
 HEADER_GID = "X-EAS-QueueService-Redis-Gid"
-#: The priority header of the Go and Java clients (a queue's ``meta.header.priority`` wins).
-HEADER_PRIORITY = "X-EAS-QueueService-Redis-Priority"
 #: The answer header of ``put`` carrying the generated request id.
 HEADER_REQUEST_ID = "X-Eas-Queueservice-Request-Id"
 ACCEPT_PROTOBUF = "application/vnd.google.protobuf"
@@ -107,7 +104,9 @@ class Identity:
     gid: str = DEFAULT_GID
     uid_header: str = HEADER_UID
     gid_header: str = HEADER_GID
-    priority_header: str = HEADER_PRIORITY
+    #: Sent with a priority put only when the queue names it in ``meta.header.priority``,
+    #: as the Java client does; ``_priority_`` in the query always carries the priority.
+    priority_header: str | None = None
 
     def __post_init__(self) -> None:
         check_header_value("uid", self.uid)
@@ -115,7 +114,7 @@ class Identity:
         if not self.uid or not self.gid:
             raise UsageError("uid and gid must not be empty")
         for name in (self.uid_header, self.gid_header, self.priority_header):
-            if not _HEADER_NAME.fullmatch(name):
+            if name is not None and not _HEADER_NAME.fullmatch(name):
                 raise UsageError(f"{name!r} is not a valid header name")
 
     def headers(self, token: str, *, accept: str | None = None) -> dict[str, str]:
@@ -134,15 +133,15 @@ def identity_from_attributes(identity: Identity, attributes: Mapping[str, str]) 
     A name that is missing, empty or not a valid header name leaves the default.
     """
 
-    def pick(key: str, default: str) -> str:
+    def pick(key: str, default: str | None) -> str | None:
         value = attributes.get(key)
         return value if isinstance(value, str) and _HEADER_NAME.fullmatch(value) else default
 
     return Identity(
         uid=identity.uid,
         gid=identity.gid,
-        uid_header=pick("meta.header.user", identity.uid_header),
-        gid_header=pick("meta.header.group", identity.gid_header),
+        uid_header=pick("meta.header.user", identity.uid_header) or identity.uid_header,
+        gid_header=pick("meta.header.group", identity.gid_header) or identity.gid_header,
         priority_header=pick("meta.header.priority", identity.priority_header),
     )
 

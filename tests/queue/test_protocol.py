@@ -173,7 +173,7 @@ def test_identity_headers_and_names_from_attributes() -> None:
         },
     )
     assert renamed.headers("") == {"X-User": "u1", "X-Group": "g1"}
-    assert renamed.priority_header == proto.HEADER_PRIORITY
+    assert renamed.priority_header is None  # no header unless the queue names a valid one
     for uid in ("", "a\nb"):
         with pytest.raises(UsageError):
             proto.Identity(uid)

@@ -159,6 +159,8 @@ async def test_cut_fifty_times_every_record_committed_once_none_skipped(
     assert sorted(committed) == list(range(1, total + 1))  # exactly once each, none skipped
     assert stats.commits_sent == total
     assert await queue.wait_until(lambda: len(queue) == 0)  # the service has them all
+    assert queue.commits == total  # the service saw each record committed exactly once
+    assert queue.consumer_stats("g.resumer").committed == total
 
 
 async def test_uncommitted_records_come_again_after_a_cut(

@@ -331,9 +331,14 @@ class Consumers:
 
     # -- commits -------------------------------------------------------------------------
 
-    def commit(self, gid: str, indexes: Iterable[int]) -> None:
-        """Those records are done for group ``gid``; unknown or repeated indexes are fine."""
+    def commit(self, gid: str, indexes: Iterable[int], uid: str | None = None) -> None:
+        """Those records are done for group ``gid``; unknown or repeated indexes are fine.
+
+        The commit counts for the consumer holding the record, or, when it was given back
+        (its connection dropped before the commit came), for the committing ``uid``.
+        """
         group = self.groups.get(gid)
+        committer = self.stats.get(f"{gid}.{uid}") if uid is not None else None
         done: list[Record] = []
         for index in indexes:
             record = self.stream.records.get(index)
@@ -342,7 +347,7 @@ class Consumers:
             if group is None:
                 done.append(record)
                 continue
-            self._ack(group, record)
+            self._ack(group, record, committer)
             if self._finished(record):
                 done.append(record)
         if done:
@@ -350,17 +355,19 @@ class Consumers:
         else:
             self.pump()
 
-    def _ack(self, group: Group, record: Record) -> None:
+    def _ack(self, group: Group, record: Record, committer: ConsumerStats | None = None) -> None:
         if group.gid in record.acked:
             return
         record.acked.add(group.gid)
+        self.commits += 1
         holder = group.pending.pop(record.index, None)
         if holder is not None:
             holder.pending.pop(record.index, None)
             holder.stats.committed += 1
-            self.commits += 1
         else:
             group.withdraw(record)
+            if committer is not None:
+                committer.committed += 1
 
     def _finished(self, record: Record) -> bool:
         return all(g.gid in record.acked or not g.wants(record) for g in self.groups.values())

@@ -125,7 +125,7 @@ async def _dispatch(
             reason = str(form.get("_reason_", ""))
             queue.negative(indexes, _gid(request), code, reason)
         else:
-            queue.commit(indexes, _gid(request))
+            queue.commit(indexes, _gid(request), uid=request.headers.get(USER_HEADER))
         return _ok()
     raise QueueError(405, f"a queue answers GET, POST, PUT and DELETE, not {method}")
 

@@ -179,9 +179,9 @@ class Queue:
         self.changed()
         return len(removed)
 
-    def commit(self, indexes: list[int], gid: str = DEFAULT_GROUP) -> None:
-        """Those records are done for group ``gid`` (idempotent)."""
-        self.consumers.commit(gid, indexes)
+    def commit(self, indexes: list[int], gid: str = DEFAULT_GROUP, uid: str | None = None) -> None:
+        """Those records are done for group ``gid`` (idempotent); ``uid`` says who committed."""
+        self.consumers.commit(gid, indexes, uid)
         self.changed()
 
     def negative(
