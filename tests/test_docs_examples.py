@@ -5,6 +5,10 @@ Each aioeas twin of the official manual's examples (``docs/examples/*.py``, idio
 as a user would run it, through ``tests/interop/manual_examples/capture.py``, which records
 the answers it got. The comparison with the official client is in
 ``tests/interop/test_manual_examples.py``.
+
+The queue example's twins (``queue_stream``) run the same way through ``capture_queue.py``,
+which records what was put and what the watcher got, each against an emulator of its own
+that serves the manual's queue service and already holds a few records in its sink.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from aioeas.emulator import Emulator
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs" / "examples"
 CAPTURE = ROOT / "tests" / "interop" / "manual_examples" / "capture.py"
+QUEUE_CAPTURE = ROOT / "tests" / "interop" / "manual_examples" / "capture_queue.py"
 MARK = "EXAMPLE-RESULT "
 TOKEN = "docs-example-token"
 LOOPS = 2
@@ -36,19 +41,25 @@ EXAMPLES: dict[str, tuple[str, str]] = {
     "blade": ("blade", r"\[1, 360\]"),
     "blade_tf": ("blade_tf", r"\[1, 360\]"),
 }
+#: The queue examples, and the queue service whose sink they use.
+QUEUE_EXAMPLES = {"queue_stream": "test_group.qservice"}
+QUEUE_COUNT = 100
+STALE = 3
 
 
 def test_every_example_has_both_styles() -> None:
     idiomatic = {p.stem for p in DOCS.glob("*.py")}
     familiar = {p.stem for p in (DOCS / "familiar").glob("*.py")}
-    assert idiomatic == familiar == set(EXAMPLES)
+    assert idiomatic == familiar == set(EXAMPLES) | set(QUEUE_EXAMPLES)
 
 
-async def _run(script: Path, env: dict[str, str], gate: asyncio.Semaphore) -> tuple[str, str]:
+async def _run(
+    script: Path, env: dict[str, str], gate: asyncio.Semaphore, capture: Path = CAPTURE
+) -> tuple[str, str]:
     async with gate:
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
-            str(CAPTURE),
+            str(capture),
             "aioeas",
             str(script),
             cwd=ROOT,
@@ -101,3 +112,39 @@ async def test_the_examples_run_and_both_styles_get_the_same_answers() -> None:
                 assert lines[-1].startswith("average response time: ")
             answers[style] = result["answers"][0]
         assert answers["idiomatic"] == answers["familiar"], name
+
+
+async def _queue_example(script: Path, service: str, gate: asyncio.Semaphore) -> dict[str, Any]:
+    """``script`` against an emulator of its own holding ``STALE`` records in the sink of
+    ``service``; what it printed and recorded, checked."""
+    env = {k: v for k, v in os.environ.items() if k not in ("NAMESPACE", "POD_NAME")}
+    async with Emulator(token=TOKEN, builtins=False) as emu:
+        emu.add_queue_service(service)
+        sink = emu.queue(f"{service}/sink")
+        for i in range(STALE):
+            sink.put(f"stale {i}")
+        env.update(EAS_ENDPOINT=emu.url, EAS_TOKEN=TOKEN)
+        out, _ = await _run(script, env, gate, QUEUE_CAPTURE)
+        after = sink.attributes()
+    lines, result = _result(out)
+    want = list(range(STALE + 1, STALE + 1 + QUEUE_COUNT))
+    queue = result["queue"]
+    assert queue["sent"] == queue["received"] == QUEUE_COUNT, script
+    assert queue["sent_indexes"] == queue["indexes"] == want, script
+    assert queue["all_request_ids_received"] is True
+    assert queue["request_ids_match"] is True
+    recvs = [ln.split() for ln in lines if ln.startswith("recv:  ")]
+    assert [(int(i), int(index)) for _, i, index, _ in recvs] == list(enumerate(want)), script
+    assert sum(ln.startswith("send:  ") for ln in lines) == QUEUE_COUNT, script
+    assert after["stream.length"] == "0"  # auto_commit: every record pushed is gone
+    return dict(queue)
+
+
+async def test_the_queue_examples_get_every_record_once_in_order() -> None:
+    gate = asyncio.Semaphore(max(2, os.cpu_count() or 1))
+    for name, service in QUEUE_EXAMPLES.items():
+        idiomatic, familiar = await asyncio.gather(
+            _queue_example(DOCS / f"{name}.py", service, gate),
+            _queue_example(DOCS / "familiar" / f"{name}.py", service, gate),
+        )
+        assert idiomatic == familiar, name

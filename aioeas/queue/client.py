@@ -218,7 +218,11 @@ class QueueClient:
         self._session = None
 
     async def __aenter__(self) -> QueueClient:
-        await self.init()
+        try:
+            await self.init()
+        except BaseException:  # e.g. a 401 from the attributes lookup: release the session
+            await self.close()
+            raise
         return self
 
     async def __aexit__(

@@ -16,15 +16,23 @@ written, they fail in both clients before anything is sent; corrected to 46080 v
 they succeed in both with the same answer. The official ``BladeRequest()`` fails even
 earlier (its None signature name is refused by protobuf), so the official Blade example
 is also run with ``BladeRequest(signature_name='')`` to reach the size check.
+
+The manual's queue example (``queue_stream``: a sender thread puts 100 records in
+``test_group.qservice/sink`` while a watcher thread takes them with ``auto_commit``) runs
+the same way, each run against an emulator of its own (in this process) that serves the
+queue service ``test_group.qservice``, so that every run sees the same indexes;
+``manual_examples/capture_queue.py`` records what was put and what the watcher got.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -34,6 +42,7 @@ from typing import Any
 
 import pytest
 
+from aioeas.emulator import Emulator
 from tests.support.official import official_python
 
 pytestmark = pytest.mark.interop
@@ -158,9 +167,11 @@ def _variant(source: Path, target: Path, *edits: tuple[str, str]) -> Path:
     return target
 
 
-def _run(python: Path, client: str, script: Path, env: dict[str, str]) -> Run:
+def _run(
+    python: Path, client: str, script: Path, env: dict[str, str], capture: Path = CAPTURE
+) -> Run:
     done = subprocess.run(
-        [str(python), "-W", "ignore", str(CAPTURE), client, str(script)],
+        [str(python), "-W", "ignore", str(capture), client, str(script)],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -347,3 +358,170 @@ def test_a_wrong_token_is_refused_in_both_clients(runs: dict[Key, Run]) -> None:
         ours = runs[style, "quickstart_string", "wrong"].failed()
         assert ours["type"] == "AuthError"
         assert ours["message"].startswith("HTTP 401 ")
+
+
+# -- the queue example ------------------------------------------------------------------
+
+QUEUE_CAPTURE = MANUAL / "capture_queue.py"
+QUEUE_EXAMPLE = "queue_stream"
+#: The manual's queue is ``test_group.qservice/sink``: the sink of this queue service.
+QUEUE_SERVICE = "test_group.qservice"
+QUEUE_COUNT = 100
+#: Records already in the sink when a run starts: the example must clear them first (its
+#: watcher starts at index 0 and stops after 100 records, so one left would be one too many).
+STALE = {"signed": 3, "open": 0, "wrong": 3}
+QUEUE_MODES = (*MODES, "wrong")
+RECV_LINE = re.compile(r"^recv:  (\d+) (\d+) (\S+)$")
+SEND_LINE = re.compile(r"^send:  (\d+) (\d+) (\S+)$")
+
+
+@dataclass(frozen=True)
+class QueueRun:
+    """One run of the queue example, and its sink's attributes once the run was over."""
+
+    run: Run
+    sink: dict[str, str]
+
+    @property
+    def queue(self) -> dict[str, Any]:
+        """What ``capture_queue.py`` recorded: counts, indexes, request-id checks."""
+        return dict(self.run.result["queue"])
+
+
+@contextmanager
+def _event_loop_thread() -> Iterator[asyncio.AbstractEventLoop]:
+    """An event loop running on a thread of its own, for the in-process queue emulators."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="queue-emulators", daemon=True)
+    thread.start()
+    try:
+        yield loop
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
+
+
+def _queue_run(
+    loop: asyncio.AbstractEventLoop,
+    python: Path,
+    client: str,
+    script: Path,
+    env: dict[str, str],
+    mode: str,
+) -> QueueRun:
+    """``script`` against an emulator of its own that serves ``QUEUE_SERVICE`` (with the
+    token unless ``mode`` is ``open``) and holds ``STALE[mode]`` records in its sink."""
+
+    async def start() -> Emulator:
+        emu = Emulator(token=None if mode == "open" else TOKEN, builtins=False)
+        emu.add_queue_service(QUEUE_SERVICE)
+        for i in range(STALE[mode]):
+            emu.queue(f"{QUEUE_SERVICE}/sink").put(f"stale {i}")
+        return await emu.start()
+
+    async def finish(emu: Emulator) -> dict[str, str]:
+        try:
+            return emu.queue(f"{QUEUE_SERVICE}/sink").attributes()
+        finally:
+            await emu.stop()
+
+    emu = asyncio.run_coroutine_threadsafe(start(), loop).result(30)
+    try:
+        run = _run(python, client, script, {**env, "EAS_ENDPOINT": emu.url}, QUEUE_CAPTURE)
+    finally:
+        sink = asyncio.run_coroutine_threadsafe(finish(emu), loop).result(30)
+    return QueueRun(run, sink)
+
+
+@pytest.fixture(scope="module")
+def queue_runs() -> dict[Key, QueueRun]:
+    """The queue example run by the official client and by both twins, in parallel, each
+    against an emulator of its own: with the token, without one, and with a wrong one."""
+    scripts = {
+        "official": (official_python(), "official", MANUAL / f"{QUEUE_EXAMPLE}.py"),
+        "idiomatic": (Path(sys.executable), "aioeas", DOCS / f"{QUEUE_EXAMPLE}.py"),
+        "familiar": (Path(sys.executable), "aioeas", DOCS / "familiar" / f"{QUEUE_EXAMPLE}.py"),
+    }
+    tokens = {"signed": TOKEN, "open": "", "wrong": "not-" + TOKEN}
+    base = {k: v for k, v in os.environ.items() if k not in ("NAMESPACE", "POD_NAME")}
+    with (
+        _event_loop_thread() as loop,
+        ThreadPoolExecutor(max_workers=max(4, 2 * (os.cpu_count() or 1))) as pool,
+    ):
+        futures = {
+            (who, QUEUE_EXAMPLE, mode): pool.submit(
+                _queue_run,
+                loop,
+                python,
+                client,
+                script,
+                {**base, "EAS_TOKEN": tokens[mode]},
+                mode,
+            )
+            for who, (python, client, script) in scripts.items()
+            for mode in QUEUE_MODES
+        }
+        return {key: future.result() for key, future in futures.items()}
+
+
+def _all_once_in_order(done: QueueRun, mode: str) -> dict[str, Any]:
+    """The checks every successful run passes; returns what it recorded."""
+    done.run.ok()
+    first = STALE[mode] + 1
+    want = list(range(first, first + QUEUE_COUNT))
+    queue = done.queue
+    assert queue["sent"] == queue["received"] == QUEUE_COUNT
+    assert queue["sent_indexes"] == want
+    assert queue["indexes"] == want  # the stale records were cleared; each once, in order
+    assert queue["all_request_ids_received"] is True
+    assert queue["request_ids_match"] is True  # each record carries the id its put got
+    # Printed by two threads in the official example, whose lines may run into each other.
+    out = done.run.stdout
+    assert out.count("send: ") == out.count("recv: ") == QUEUE_COUNT
+    # auto_commit: every record pushed is committed, so the sink is empty afterwards
+    assert done.sink["stream.length"] == "0"
+    assert done.sink["stream.lastEntry"] == str(want[-1])
+    return queue
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_official_client_runs_the_manual_queue_example(
+    queue_runs: dict[Key, QueueRun], mode: str
+) -> None:
+    _all_once_in_order(queue_runs["official", QUEUE_EXAMPLE, mode], mode)
+
+
+@pytest.mark.parametrize("style", STYLES)
+@pytest.mark.parametrize("mode", MODES)
+def test_the_aioeas_queue_twin_gets_what_the_official_client_gets(
+    queue_runs: dict[Key, QueueRun], mode: str, style: str
+) -> None:
+    official = _all_once_in_order(queue_runs["official", QUEUE_EXAMPLE, mode], mode)
+    ours = queue_runs[style, QUEUE_EXAMPLE, mode]
+    assert _all_once_in_order(ours, mode) == official
+    # One thread, whole lines: what it printed says the same as what was recorded.
+    printed = ours.run.printed
+    sends = [m.groups() for ln in printed if (m := SEND_LINE.match(ln))]
+    recvs = [m.groups() for ln in printed if (m := RECV_LINE.match(ln))]
+    assert len(sends) == len(recvs) == QUEUE_COUNT
+    assert [int(i) for i, _, _ in recvs] == list(range(QUEUE_COUNT))
+    assert [int(index) for _, index, _ in recvs] == official["indexes"]
+    assert sorted((int(x), r) for _, x, r in sends) == [(int(x), r) for _, x, r in recvs]
+
+
+def test_a_wrong_token_is_refused_by_the_queue_example_in_both_clients(
+    queue_runs: dict[Key, QueueRun],
+) -> None:
+    official = queue_runs["official", QUEUE_EXAMPLE, "wrong"]
+    error = official.run.failed()
+    assert error["type"] == "PredictException"
+    assert error["message"].startswith("Code: 401")
+    for style in STYLES:
+        ours = queue_runs[style, QUEUE_EXAMPLE, "wrong"]
+        error = ours.run.failed()
+        assert error["type"] == "AuthError"
+        assert error["message"].startswith("HTTP 401 ")
+    for done in (official, *(queue_runs[s, QUEUE_EXAMPLE, "wrong"] for s in STYLES)):
+        assert done.queue["sent"] == done.queue["received"] == 0
+        assert done.sink["stream.length"] == str(STALE["wrong"])  # nothing truncated

@@ -285,3 +285,13 @@ def test_record_is_immutable_and_hashable() -> None:
     assert hash(r) == hash(3)
     with pytest.raises(AttributeError):
         r.index = 4  # type: ignore[misc]
+
+
+async def test_a_refused_async_with_closes_its_own_session(emu: Emulator) -> None:
+    """A 401 while opening (the attributes lookup) must not leave the session open."""
+    client = QueueClient(emu.url, "svc", token="wrong", retry=FAST_RETRY)
+    with pytest.raises(AuthError):
+        async with client:
+            pass  # pragma: no cover - never entered
+    assert client.closed
+    assert client._session is None  # the own session was closed, not dropped
