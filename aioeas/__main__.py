@@ -1,128 +1,30 @@
-"""``aioeas`` / ``python -m aioeas``: the command line.
+"""``aioeas`` / ``python -m aioeas``: the command line (``aioeas.cli``).
 
-``demo`` runs the official manual's examples through aioeas against the embedded
-emulator; ``codecs`` shows the codecs at work without a network: it builds each kind of
-request from numpy arrays, answers it with the server-side codecs, decodes the answer and
-prints what crossed the wire and how long each step took.
+The command line needs the ``cli`` extra (click, rich); the library does not. Without it,
+this says in one line how to install it and exits with status 2, rather than a traceback
+about a module the user never asked for.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
-import time
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
-import numpy as np
-
-from aioeas import (
-    BladeRequest,
-    EASError,
-    StringRequest,
-    StringResponse,
-    TFRequest,
-    TorchRequest,
-)
-from aioeas.requests import served
-
-
-def _timed(fn: Callable[[], Any], repeat: int = 50) -> tuple[Any, float]:
-    """Run ``fn`` ``repeat`` times; the last result and the median time in microseconds."""
-    times = []
-    result = None
-    for _ in range(repeat):
-        t0 = time.perf_counter_ns()
-        result = fn()
-        times.append(time.perf_counter_ns() - t0)
-    times.sort()
-    return result, times[len(times) // 2] / 1000
-
-
-def _demo() -> int:
-    rng = np.random.default_rng(7)
-    print("aioeas demo: requests built from numpy arrays, answered and decoded (no network)\n")
-
-    # String / PMML: the manual's scorecard request
-    req_s = StringRequest('[{"fea1": 1, "fea2": 2}]')
-    answer = StringResponse(b'[{"score": 0.731}]')
-    print(f"string   {req_s!r} -> {len(req_s.to_bytes())} bytes; answer {answer.json()}")
-
-    # TensorFlow: the MNIST example's input, [1, 784] float32
-    images = rng.random((1, 784), dtype=np.float32)
-    req_tf = TFRequest("predict_images").add_feed("images", images).add_fetch("scores")
-    body, enc_us = _timed(lambda: TFRequest("predict_images").add_feed("images", images).to_bytes())
-    seen = served.decode_tf_request(body)
-    scores = (seen.inputs["images"] @ rng.random((784, 10), dtype=np.float32)).astype(np.float32)
-    reply = served.encode_tf_response({"scores": scores})
-    resp, dec_us = _timed(lambda: req_tf.parse_response(reply))
-    print(
-        f"tf       images {list(images.shape)} float32 -> {len(body):,} bytes in {enc_us:.1f} us; "
-        f"answer scores {resp.get_tensor_shape('scores')} decoded in {dec_us:.1f} us"
-    )
-
-    # PyTorch: the image example's input, [1, 3, 224, 224] float32
-    image = rng.random((1, 3, 224, 224), dtype=np.float32)
-    req_pt = TorchRequest().add_feed(0, image)
-    body, enc_us = _timed(lambda: TorchRequest().add_feed(0, image).to_bytes())
-    reply = served.encode_torch_response([served.decode_torch_request(body).inputs[0]])
-    resp_pt, dec_us = _timed(lambda: req_pt.parse_response(reply))
-    same = bool(np.array_equal(resp_pt[0], image))
-    print(
-        f"torch    input {list(image.shape)} float32 -> {len(body):,} bytes in {enc_us:.1f} us; "
-        f"echo decoded in {dec_us:.1f} us, identical: {same}"
-    )
-
-    # Blade: the NLP example's inputs
-    req_bl = BladeRequest()
-    req_bl.add_feed("input_data", 1, [1, 360, 128], BladeRequest.DT_FLOAT, [0.8] * 46080)
-    req_bl.add_feed("input_length", 1, [1], BladeRequest.DT_INT32, [187])
-    req_bl.add_feed("start_token", 1, [1], BladeRequest.DT_INT32, [104])
-    req_bl.add_fetch("output", BladeRequest.DT_FLOAT)
-    body = req_bl.to_bytes()
-    reply = served.encode_blade_response({"output": np.full((1, 187), 0.5, np.float32)})
-    resp_bl = req_bl.parse_response(reply)
-    print(
-        f"blade    3 inputs -> {len(body):,} bytes; answer output {resp_bl.get_tensor_shape('output')}"
-    )
-
-    # What the manual's Blade example does as written: shape and content disagree.
-    try:
-        BladeRequest().add_feed(
-            "input_data", 1, [1, 360, 128], BladeRequest.DT_FLOAT, [0.8] * 85680
-        )
-    except EASError as exc:
-        print(f"refused  the manual's Blade example as written: {exc}")
-
-    # Integer tensors go through vectorized varints (timings include building the request)
-    ids = rng.integers(-1000, 1000, size=(1, 3, 224, 224), dtype=np.int32)
-    body, enc_us = _timed(lambda: TFRequest().add_feed("ids", ids).to_bytes(), repeat=10)
-    back = served.decode_tf_request(body).inputs["ids"]
-    print(
-        f"int32    {ids.size:,} values -> {len(body):,} bytes of varints in {enc_us:,.0f} us; "
-        f"round trip exact: {bool(np.array_equal(back, ids))}"
-    )
-    return 0
+_CLI_PACKAGES = frozenset({"click", "rich"})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="aioeas", description=__doc__.splitlines()[0] if __doc__ else None
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("demo", help="run the official manual's examples against the embedded emulator")
-    sub.add_parser(
-        "codecs", help="show requests and responses built, answered and decoded, offline"
-    )
-    args = parser.parse_args(argv)
-    if args.command == "demo":
-        from aioeas.demo import main as demo_main
-
-        return demo_main()
-    if args.command == "codecs":
-        return _demo()
-    parser.error(f"unknown command {args.command}")  # pragma: no cover
-    return 2  # pragma: no cover
+    try:
+        from aioeas.cli.main import main as cli_main
+    except ImportError as exc:
+        if (exc.name or "").partition(".")[0] not in _CLI_PACKAGES:
+            raise
+        print(
+            f"aioeas: the command line needs {exc.name}: pip install 'aioeas[cli]'",
+            file=sys.stderr,
+        )
+        return 2
+    return cli_main(argv)
 
 
 if __name__ == "__main__":

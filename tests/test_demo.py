@@ -1,4 +1,5 @@
-"""The demo the README points at runs the manual's examples against the embedded emulator."""
+"""The demo the README points at runs the manual's examples against the embedded emulator,
+and asynchronous inference through a queue service."""
 
 from __future__ import annotations
 
@@ -29,6 +30,18 @@ def test_demo_runs_every_manual_example_against_the_emulator() -> None:
     assert re.search(r"^blade +nlp_model_example -> output \[1, 360\]", out, re.M)
     assert re.search(r"^blade-tf +nlp_model_example -> output \[1, 360\]", out, re.M)
     assert re.search(r"^fan-out +2,000 predicts, 64 in flight", out, re.M)
+    assert re.search(
+        r"^async +mnist_async \(queue service\) -> record \d+, classes \[\d\], scores \[1, 10\]"
+        r" +\(\d+\.\d+ ms median\)",
+        out,
+        re.M,
+    )
+    assert re.search(
+        r"^async +500 submissions, 32 in flight: [\d,]+ results/s through the queue; "
+        r"500 answered$",
+        out,
+        re.M,
+    )
 
 
 def test_codecs_command_round_trips_offline() -> None:

@@ -1,0 +1,14 @@
+"""The ``aioeas`` command line: ``demo``, ``codecs``, ``predict``, ``queue``, ``emulator``.
+
+It needs the ``cli`` extra (click and rich), which the library never imports: ``import
+aioeas`` works without it. The modules, one concept each:
+
+- ``main``: the command group, and the one place errors become one line and an exit status
+  (2: the command was used wrongly; 1: it ran and something failed; 130: interrupted);
+- ``options``: the flags several commands share (endpoint, token, timeout...), and running
+  a coroutine so that Ctrl-C stops it cleanly;
+- ``inputs`` / ``outputs``: batch files in (JSON lines, CSV, Parquet, .npy, .npz) and out;
+- ``predict``: batch predictions; ``progress``: its progress bar;
+- ``queue``: operating a queue service; ``emulator``: serving the emulator;
+- ``codecs``: the codecs at work, offline.
+"""

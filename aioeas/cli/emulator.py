@@ -1,0 +1,128 @@
+"""``aioeas emulator``: a local EAS on a port, until Ctrl-C.
+
+The first line is ``aioeas emulator listening on http://HOST:PORT`` (the real port, also
+with ``--port 0``), so a script can read where to connect; then one line per service and
+per queue service. ``--queue NAME=SERVICE`` adds a queue service whose worker runs the
+predict service SERVICE on each record (asynchronous inference); ``--queue NAME`` alone is
+a plain queue. ``--fault SERVICE=STATUS@RATE`` makes a service answer STATUS to about that
+share of its requests (seeded by ``--seed``), to try a client's retries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sys
+
+import click
+
+from aioeas.cli.options import run
+
+__all__ = ["emulator"]
+
+_FAULT = re.compile(r"(?P<service>[^=]+)=(?P<status>\d{3})@(?P<rate>0?\.\d+|[01](?:\.0*)?)")
+
+
+def _parse_queues(specs: tuple[str, ...]) -> list[tuple[str, str | None]]:
+    out = []
+    for spec in specs:
+        name, sep, service = spec.partition("=")
+        if not name or (sep and not service):
+            raise click.BadParameter(
+                f"a queue is NAME or NAME=SERVICE, got {spec!r}", param_hint="--queue"
+            )
+        out.append((name, service or None))
+    return out
+
+
+def _parse_faults(specs: tuple[str, ...]) -> list[tuple[str, int, float]]:
+    out = []
+    for spec in specs:
+        match = _FAULT.fullmatch(spec)
+        if match is None:
+            raise click.BadParameter(
+                f"a fault is SERVICE=STATUS@RATE (e.g. echo=503@0.05), got {spec!r}",
+                param_hint="--fault",
+            )
+        out.append((match["service"], int(match["status"]), float(match["rate"])))
+    return out
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=8080, show_default=True, help="0: a free one."
+)
+@click.option("--token", envvar="EAS_TOKEN", default=None, help="Require this token.")
+@click.option(
+    "--backends",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Backends per built-in service (VPC direct spreads over them).",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the fault RNGs.")
+@click.option(
+    "--queue",
+    "queues",
+    multiple=True,
+    metavar="NAME[=SERVICE]",
+    help="Add a queue service; with =SERVICE, a worker predicts each record with "
+    "that service (e.g. mnist_async=mnist_saved_model_example). Repeatable.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=4,
+    show_default=True,
+    help="Records each queue worker processes at once.",
+)
+@click.option(
+    "--fault",
+    "faults",
+    multiple=True,
+    metavar="SERVICE=STATUS@RATE",
+    help="Answer STATUS to that share of SERVICE's requests. Repeatable.",
+)
+def emulator(
+    host: str,
+    port: int,
+    token: str | None,
+    backends: int,
+    seed: int,
+    queues: tuple[str, ...],
+    workers: int,
+    faults: tuple[str, ...],
+) -> None:
+    """Run the EAS emulator (the manual's example services, discovery, queues) until
+    Ctrl-C; print its URL first."""
+    from aioeas.emulator import Emulator, Fault
+
+    queue_specs = _parse_queues(queues)
+    fault_specs = _parse_faults(faults)
+
+    async def serve(stop: asyncio.Event) -> None:
+        emu = Emulator(token=token, host=host, port=port, backends=backends, seed=seed)
+        for name, service in queue_specs:
+            if service is not None and service not in emu.services:
+                raise click.BadParameter(
+                    f"no service {service!r}; there are {', '.join(sorted(emu.services))}",
+                    param_hint="--queue",
+                )
+            emu.add_queue_service(name, processor=service, concurrency=workers)
+        for service, status, rate in fault_specs:
+            if service not in emu.services:
+                raise click.BadParameter(f"no service {service!r}", param_hint="--fault")
+            emu.service(service).faults.add(Fault.error(status, "injected fault"), rate=rate)
+        async with emu:
+            click.echo(f"aioeas emulator listening on {emu.url}")
+            for svc in emu.services.values():
+                ports = ", ".join(str(b.port) for b in svc.backends)
+                click.echo(f"  {svc.name} ({svc.kind}): backends on {ports}")
+            for name, service in queue_specs:
+                worker = f", worker runs {service}" if service else ""
+                click.echo(f"  {name} (queue): {name} and {name}/sink{worker}")
+            sys.stdout.flush()
+            await stop.wait()
+
+    run(serve)

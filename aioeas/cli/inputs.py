@@ -1,0 +1,312 @@
+"""Batch files in: rows (JSON lines, CSV, Parquet) and arrays (.npy, .npz), read in batches.
+
+Rows are for string services: each row becomes one JSON record, and a batch is sent as a
+JSON list of records (``[{"fea1": 1, "fea2": 2}, ...]``, the PMML example's form). Arrays
+are for TensorFlow and PyTorch services: every array is split along its first axis, so a
+batch of rows ``a..b`` sends ``array[a:b]`` under each input name.
+
+Files are read lazily, batch by batch (a .npy is memory-mapped), so a file larger than
+memory streams through. A row that cannot be read (a line that is not JSON) does not stop
+the run: it is kept, with its error, and reported in the output at its place.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib
+import io
+import json
+import math
+import re
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "ARRAY_FORMATS",
+    "ROW_FORMATS",
+    "ArrayBatch",
+    "ArraySource",
+    "MissingExtraError",
+    "Row",
+    "RowBatch",
+    "RowSource",
+    "detect_format",
+    "pyarrow",
+]
+
+ROW_FORMATS = ("jsonl", "csv", "parquet")
+ARRAY_FORMATS = ("npy", "npz")
+
+_SUFFIXES = {
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+    ".csv": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".npy": "npy",
+    ".npz": "npz",
+}
+
+_INT = re.compile(r"[+-]?\d+")
+_FLOAT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+class MissingExtraError(click.ClickException):
+    """An optional package the asked-for format needs is not installed (exit status 2)."""
+
+    exit_code = 2
+
+
+def pyarrow() -> Any:
+    """The ``pyarrow`` module, or a one-line error naming the extra that installs it."""
+    try:
+        return importlib.import_module("pyarrow")
+    except ImportError:
+        raise MissingExtraError("Parquet needs pyarrow: pip install 'aioeas[parquet]'") from None
+
+
+def _parquet() -> Any:
+    pyarrow()
+    return importlib.import_module("pyarrow.parquet")
+
+
+def detect_format(path: str, what: str) -> str:
+    """The format of ``path`` from its suffix (``-`` is JSON lines on stdin or stdout)."""
+    if path == "-":
+        return "jsonl"
+    fmt = _SUFFIXES.get(Path(path).suffix.lower())
+    if fmt is None:
+        known = ", ".join(sorted(_SUFFIXES))
+        raise click.BadParameter(
+            f"cannot tell the format of {path!r} from its suffix (known: {known})",
+            param_hint=what,
+        )
+    return fmt
+
+
+@dataclass(frozen=True)
+class Row:
+    """One input row: ``value`` as read (shown again in tabular output), ``record`` as sent
+    (JSON-ready), or ``error`` when the row could not be read."""
+
+    value: Any
+    record: Any = None
+    error: str | None = None
+
+
+@dataclass
+class RowBatch:
+    """Rows ``first .. first + len(rows) - 1`` of the input, sent as one request."""
+
+    first: int
+    rows: list[Row]
+
+    @property
+    def size(self) -> int:
+        return len(self.rows)
+
+    @property
+    def records(self) -> list[Any]:
+        """What the request carries: the records of the rows that could be read."""
+        return [row.record for row in self.rows if row.error is None]
+
+
+@dataclass
+class ArrayBatch:
+    """Rows ``first .. first + size - 1`` of every input array."""
+
+    first: int
+    size: int
+    arrays: dict[str, npt.NDArray[Any]] = field(default_factory=dict)
+
+
+def _plain(value: Any) -> Any:
+    """A value JSON can carry: NaN and infinities (a missing cell) become null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _csv_value(text: str) -> Any:
+    """A CSV cell as JSON: numbers as numbers (a scorecard wants numbers), '' as null."""
+    if text == "":
+        return None
+    if _INT.fullmatch(text):
+        return int(text)
+    if _FLOAT.fullmatch(text):
+        return float(text)
+    return text
+
+
+class RowSource:
+    """The rows of a JSON lines, CSV or Parquet file (``-``: JSON lines on stdin)."""
+
+    def __init__(self, path: str, fmt: str) -> None:
+        if fmt not in ROW_FORMATS:
+            raise ValueError(f"not a row format: {fmt}")
+        self.path = path
+        self.fmt = fmt
+        #: The input's column names in order (CSV header, Parquet schema; JSON lines: the
+        #: keys of the objects, as they are first seen).
+        self.columns: list[str] = []
+        if fmt == "parquet":
+            self._parquet_file = _parquet().ParquetFile(path)
+            self.columns = list(self._parquet_file.schema_arrow.names)
+
+    def count(self) -> int | None:
+        """How many rows there are (a quick pass; ``None`` for stdin)."""
+        if self.path == "-":
+            return None
+        if self.fmt == "parquet":
+            return int(self._parquet_file.metadata.num_rows)
+        if self.fmt == "csv":
+            with open(self.path, newline="", encoding="utf-8") as f:
+                return max(0, sum(1 for _ in csv.reader(f)) - 1)
+        with open(self.path, "rb") as fb:
+            return sum(1 for line in fb if line.strip())
+
+    def batches(self, size: int) -> Iterator[RowBatch]:
+        """The rows, ``size`` at a time, numbered from 0."""
+        rows: list[Row] = []
+        first = 0
+        for row in self._rows():
+            rows.append(row)
+            if len(rows) == size:
+                yield RowBatch(first, rows)
+                first += size
+                rows = []
+        if rows:
+            yield RowBatch(first, rows)
+
+    def _rows(self) -> Iterator[Row]:
+        if self.fmt == "jsonl":
+            yield from self._json_rows()
+        elif self.fmt == "csv":
+            yield from self._csv_rows()
+        else:
+            for batch in self._parquet_file.iter_batches(batch_size=4096):
+                for item in batch.to_pylist():
+                    yield Row(item, {k: _plain(v) for k, v in item.items()})
+
+    def _json_rows(self) -> Iterator[Row]:
+        stream: io.TextIOBase
+        if self.path == "-":
+            stream = sys.stdin  # type: ignore[assignment]
+            close = False
+        else:
+            stream = open(self.path, encoding="utf-8")  # noqa: SIM115 - closed below
+            close = True
+        seen: dict[str, None] = {}
+        try:
+            for number, line in enumerate(stream, 1):
+                if not line.strip():
+                    continue
+                try:
+                    value = json.loads(line)
+                except ValueError as exc:
+                    yield Row(None, error=f"line {number} is not JSON: {exc}")
+                    continue
+                if isinstance(value, dict):
+                    for key in value:
+                        if key not in seen:
+                            seen[key] = None
+                            self.columns.append(key)
+                yield Row(value, value)
+        finally:
+            if close:
+                stream.close()
+
+    def _csv_rows(self) -> Iterator[Row]:
+        with open(self.path, newline="", encoding="utf-8") as f:
+            reader = csv.reader(f)
+            header = next(reader, None)
+            if header is None:
+                return
+            self.columns = header
+            for number, cells in enumerate(reader, 2):
+                if len(cells) != len(header):
+                    yield Row(
+                        dict(zip(header, cells, strict=False)),
+                        error=f"line {number} has {len(cells)} cells, the header {len(header)}",
+                    )
+                    continue
+                value = dict(zip(header, cells, strict=True))
+                yield Row(value, {k: _csv_value(v) for k, v in value.items()})
+
+
+def _parse_inputs(specs: tuple[str, ...]) -> list[tuple[str, str | None]]:
+    """``--input NAME`` or ``--input NAME=KEY`` (KEY: the array's name in the .npz)."""
+    out = []
+    for spec in specs:
+        name, sep, key = spec.partition("=")
+        if not name or (sep and not key):
+            raise click.BadParameter(
+                f"an input is NAME or NAME=KEY, got {spec!r}", param_hint="--input"
+            )
+        out.append((name, key if sep else None))
+    return out
+
+
+class ArraySource:
+    """The arrays of a .npy (one input) or .npz (one input per array) file.
+
+    ``inputs``: for a .npy, the one input's name (TF) or index (PyTorch, ``0`` by default);
+    for a .npz, which of its arrays to send, as ``NAME`` or ``NAME=KEY`` (all by default,
+    each under its own key).
+    """
+
+    def __init__(self, path: str, fmt: str, inputs: tuple[str, ...], default_name: str | None):
+        specs = _parse_inputs(inputs)
+        self.columns: list[str] = []  # arrays have no columns; tabular output is for rows
+        self.arrays: dict[str, npt.NDArray[Any]] = {}
+        if fmt == "npy":
+            if len(specs) > 1 or any(key for _, key in specs):
+                raise click.BadParameter(
+                    "a .npy holds one array: give one --input NAME", param_hint="--input"
+                )
+            name = specs[0][0] if specs else default_name
+            if name is None:
+                raise click.UsageError(
+                    "a .npy needs --input NAME: the service's input to send it as"
+                )
+            self.arrays[name] = np.load(path, mmap_mode="r", allow_pickle=False)
+        elif fmt == "npz":
+            with np.load(path, allow_pickle=False) as archive:
+                keys = list(archive.files)
+                wanted = specs or [(key, None) for key in keys]
+                for name, key in wanted:
+                    source = key or name
+                    if source not in keys:
+                        raise click.BadParameter(
+                            f"{path} has no array {source!r} (it has {', '.join(keys)})",
+                            param_hint="--input",
+                        )
+                    self.arrays[name] = archive[source]
+        else:
+            raise ValueError(f"not an array format: {fmt}")
+        if not self.arrays:
+            raise click.UsageError(f"{path} holds no arrays")
+        lengths = {name: (a.shape[0] if a.ndim else -1) for name, a in self.arrays.items()}
+        if any(n < 0 for n in lengths.values()) or len(set(lengths.values())) != 1:
+            shown = ", ".join(f"{k}: {list(a.shape)}" for k, a in self.arrays.items())
+            raise click.UsageError(
+                f"the input arrays need the same first dimension, to be split in rows ({shown})"
+            )
+        self.total = next(iter(lengths.values()))
+
+    def count(self) -> int:
+        return self.total
+
+    def batches(self, size: int) -> Iterator[ArrayBatch]:
+        for first in range(0, self.total, size):
+            stop = min(first + size, self.total)
+            arrays = {k: np.ascontiguousarray(a[first:stop]) for k, a in self.arrays.items()}
+            yield ArrayBatch(first, stop - first, arrays)
