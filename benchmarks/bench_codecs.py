@@ -383,7 +383,8 @@ def text_table(rows: list[list[str]]) -> str:
 
 def markdown_table(rows: list[list[str]]) -> str:
     out = ["| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
-    out += ["| " + " | ".join(r) + " |" for r in rows]
+    # a cell with brackets in code spans, so that Markdown reads no link in "[1,784]"
+    out += ["| " + " | ".join(f"`{v}`" if "[" in v else v for v in r) + " |" for r in rows]
     return "\n".join(out)
 
 

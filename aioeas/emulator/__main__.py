@@ -1,8 +1,15 @@
-"""``python -m aioeas.emulator [--host H] [--port P] [--token T] [--backends N] [--seed S]``.
+"""``python -m aioeas.emulator [--host H] [--port P] [--token T] [--backends N] [--seed S]
+[--queue NAME[=SERVICE[:CONCURRENCY]]]... [--workers N]``.
 
 Serves the built-in services until interrupted. The first line printed is
 ``aioeas emulator listening on http://HOST:PORT`` with the real port (``--port 0`` picks
 a free one), so a script or a test can read where to connect.
+
+``--queue NAME`` (repeatable) adds a queue service: input queue ``NAME`` and sink
+``NAME/sink``. ``--queue NAME=SERVICE`` also attaches the asynchronous-inference worker,
+running each input record through the predict service ``SERVICE`` of this emulator (a
+built-in such as ``echo``), ``CONCURRENCY`` records at a time (``--workers``, 4, when
+left out), e.g. ``--queue async_echo=echo:32``; ``aioeas emulator`` takes the same forms.
 """
 
 from __future__ import annotations
@@ -12,10 +19,40 @@ import asyncio
 import contextlib
 import signal
 import sys
+from typing import NamedTuple
 
 from aioeas.emulator.server import Emulator
 
-__all__ = ["main"]
+__all__ = ["QueueSpec", "main"]
+
+
+class QueueSpec(NamedTuple):
+    """One ``--queue`` option: a queue service, with a worker when ``processor`` is set."""
+
+    name: str
+    processor: str | None = None
+    concurrency: int | None = None  # None: --workers
+
+
+def queue_spec(text: str) -> QueueSpec:
+    """Parse ``NAME``, ``NAME=SERVICE`` or ``NAME=SERVICE:CONCURRENCY``."""
+    name, sep, rest = text.partition("=")
+    if not name or "/" in name:
+        raise argparse.ArgumentTypeError(f"a queue name is non-empty and has no '/': {text!r}")
+    if not sep:
+        return QueueSpec(name)
+    service, colon, number = rest.partition(":")
+    if not service:
+        raise argparse.ArgumentTypeError(f"expected NAME=SERVICE[:CONCURRENCY], got {text!r}")
+    concurrency = None
+    if colon:
+        try:
+            concurrency = int(number)
+        except ValueError:
+            concurrency = 0
+        if concurrency < 1:
+            raise argparse.ArgumentTypeError(f"CONCURRENCY is 1 or more, got {text!r}")
+    return QueueSpec(name, service, concurrency)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -25,7 +62,26 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--token", default=None, help="require this token (raw or signed)")
     p.add_argument("--backends", type=int, default=1, help="backends per built-in service")
     p.add_argument("--seed", type=int, default=0, help="seed of the fault plans' RNGs")
+    p.add_argument(
+        "--queue",
+        action="append",
+        type=queue_spec,
+        default=[],
+        metavar="NAME[=SERVICE[:CONCURRENCY]]",
+        help="add a queue service NAME (and NAME/sink); with =SERVICE, a worker that runs each "
+        "record through that predict service, CONCURRENCY at a time (repeatable)",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=4,
+        help="records each queue worker processes at once, unless :CONCURRENCY says (4)",
+    )
     return p
+
+
+class _UsageError(Exception):
+    """A command-line value the emulator cannot serve (printed, exit status 2)."""
 
 
 async def serve(args: argparse.Namespace) -> None:
@@ -37,10 +93,25 @@ async def serve(args: argparse.Namespace) -> None:
     async with Emulator(
         token=args.token, host=args.host, port=args.port, backends=args.backends, seed=args.seed
     ) as emu:
+        for spec in args.queue:
+            if spec.processor is not None and spec.processor not in emu.services:
+                raise _UsageError(
+                    f"--queue {spec.name}={spec.processor}: no predict service "
+                    f"{spec.processor!r}; they are {', '.join(sorted(emu.services))}"
+                )
+            concurrency = spec.concurrency or args.workers
+            try:
+                emu.add_queue_service(spec.name, processor=spec.processor, concurrency=concurrency)
+            except ValueError as exc:
+                raise _UsageError(f"--queue {spec.name}: {exc}") from None
         print(f"aioeas emulator listening on {emu.url}", flush=True)
         for service in emu.services.values():
             ports = ", ".join(str(b.port) for b in service.backends)
             print(f"  {service.name} ({service.kind}): backends on {ports}", flush=True)
+        for spec in args.queue:
+            n = spec.concurrency or args.workers
+            worker = f", worker: {spec.processor} x{n}" if spec.processor else ""
+            print(f"  {spec.name} (queue): /api/predict/{spec.name}[/sink]{worker}", flush=True)
         await stop.wait()
 
 
@@ -49,8 +120,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.backends < 1:
         print("--backends is 1 or more", file=sys.stderr)
         return 2
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(args))
+    if args.workers < 1:
+        print("--workers is 1 or more", file=sys.stderr)
+        return 2
+    names = [spec.name for spec in args.queue]
+    if len(set(names)) != len(names):
+        print("each --queue NAME is given once", file=sys.stderr)
+        return 2
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(serve(args))
+    except _UsageError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     return 0
 
 
