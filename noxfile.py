@@ -46,10 +46,17 @@ def proto(session: nox.Session) -> None:
     session.install(GRPCIO_TOOLS)
     out = ROOT / "aioeas" / "_proto"
     with tempfile.TemporaryDirectory() as tmp:
-        protos = sorted(str(p.relative_to(ROOT / "proto")) for p in (ROOT / "proto").glob("*.proto"))
+        protos = sorted(
+            str(p.relative_to(ROOT / "proto")) for p in (ROOT / "proto").glob("*.proto")
+        )
         session.run(
-            "python", "-m", "grpc_tools.protoc", f"-I{ROOT / 'proto'}",
-            f"--python_out={tmp}", f"--pyi_out={tmp}", *protos,
+            "python",
+            "-m",
+            "grpc_tools.protoc",
+            f"-I{ROOT / 'proto'}",
+            f"--python_out={tmp}",
+            f"--pyi_out={tmp}",
+            *protos,
         )
         for f in pathlib.Path(tmp).iterdir():
             shutil.copy(f, out / f.name)

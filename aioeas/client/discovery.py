@@ -33,7 +33,7 @@ def parse_upstreams(body: bytes) -> list[Backend]:
     """
     try:
         doc: Any = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
         raise DecodeError("discovery answer", f"not JSON ({exc})", body) from None
     try:
         items = doc["endpoints"]["items"]
@@ -49,7 +49,8 @@ def parse_upstreams(body: bytes) -> list[Backend]:
             host = item["ip"]
             port = int(item["port"])
             weight = int(item.get("weight", 1))
-        except (KeyError, TypeError, ValueError, AttributeError):
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError):
+            # OverflowError: int() of JSON's Infinity
             raise DecodeError("discovery answer", f"bad item {item!r}", body) from None
         if not isinstance(host, str) or not host or not 0 < port < 65536 or weight < 0:
             raise DecodeError("discovery answer", f"bad item {item!r}", body)

@@ -28,6 +28,7 @@ import enum
 import logging
 import os
 import random as _random
+import ssl as _ssl
 import time
 import warnings
 from collections.abc import AsyncIterable, Callable, Iterable, Mapping
@@ -38,6 +39,12 @@ import aiohttp
 
 from aioeas.client import compression as _compression
 from aioeas.client.auth import DEFAULT_CONTENT_TYPE, sign
+from aioeas.client.checks import (
+    check_header_value,
+    check_headers,
+    check_service_name,
+    check_url,
+)
 from aioeas.client.config import DiscoveryConfig, PoolLimits, Timeout
 from aioeas.client.discovery import Discovery
 from aioeas.client.endpoints import (
@@ -117,6 +124,7 @@ class PredictClient:
         content_type: str | None = None,
         compression: str | None = None,
         session: aiohttp.ClientSession | None = None,
+        ssl: _ssl.SSLContext | None = None,
         transport: Transport | None = None,
         hooks: Hooks | None = None,
         env: Mapping[str, str] | None = None,
@@ -132,24 +140,29 @@ class PredictClient:
         direct mode. ``headers``: sent with every request. ``content_type``: when the
         request has none. ``compression``: request body compression (``gzip``, ``zlib``,
         ``snappy``, ``lz4``, ``zstd``). ``session``: a ``ClientSession`` to borrow (not
-        closed here); ``transport``: any ``Transport`` instead (tests). ``hooks``: attempt
+        closed here). ``ssl``: an ``ssl.SSLContext`` to verify HTTPS endpoints with (a
+        private CA); certificates are always verified, by default against the system's
+        CAs. ``transport``: any ``Transport`` instead (tests). ``hooks``: attempt
         callbacks. ``env``: instead of ``os.environ`` (NAMESPACE, POD_NAME). ``clock``:
         wall time for the signature's Date; ``random``: jitter source in [0, 1).
         """
         if session is not None and transport is not None:
             raise UsageError("give a session or a transport, not both")
+        if ssl is not None and not isinstance(ssl, _ssl.SSLContext):
+            raise UsageError(f"ssl must be an ssl.SSLContext, got {type(ssl).__name__}")
+        self._ssl = ssl
         self._state = _State.NEW
-        self._endpoint = endpoint or ""
-        self._service_name = service_name or ""
-        self._custom_url = custom_url or ""
+        self._endpoint = _endpoint(endpoint)
+        self._service_name = check_service_name(service_name or "")
+        self._custom_url = check_url("custom_url", custom_url or "")
         self._endpoint_type = endpoint_type
-        self._token = token or ""
+        self._token = check_header_value("the token", token or "", secret=True)
         self._timeout = Timeout.coerce(timeout)
         self._retry = retry if retry is not None else RetryPolicy()
         self._pool = pool if pool is not None else PoolLimits()
         self._discovery_config = discovery if discovery is not None else DiscoveryConfig()
-        self._headers: dict[str, str] = dict(headers or {})
-        self._content_type = content_type
+        self._headers = check_headers(headers or {})
+        self._content_type = _content_type(content_type)
         self._compression = _compression.check(compression)
         self._session = session
         self._transport: Transport | None = transport
@@ -206,7 +219,9 @@ class PredictClient:
             env=env,
         )
         if self._transport is None:
-            self._transport = AiohttpTransport(session=self._session, pool=self._pool)
+            self._transport = AiohttpTransport(
+                session=self._session, pool=self._pool, ssl=self._ssl
+            )
         if isinstance(spec, DirectEndpoint):
             self._discovery = Discovery(
                 self._transport,
@@ -264,11 +279,11 @@ class PredictClient:
     def set_endpoint(self, endpoint: str) -> None:
         """The gateway, the regional VPC endpoint (direct mode), or '' for in-cluster."""
         self._before_open("the endpoint")
-        self._endpoint = endpoint
+        self._endpoint = _endpoint(endpoint)
 
     def set_service_name(self, service_name: str) -> None:
         self._before_open("the service name")
-        self._service_name = service_name
+        self._service_name = check_service_name(service_name or "")
 
     def set_endpoint_type(self, endpoint_type: str) -> None:
         """``ENDPOINT_TYPE_DIRECT`` for VPC direct connection; the gateway by default."""
@@ -285,7 +300,7 @@ class PredictClient:
         )
 
     def set_token(self, token: str) -> None:
-        self._token = token or ""
+        self._token = check_header_value("the token", token or "", secret=True)
 
     def set_timeout(self, timeout: float) -> None:
         """Per-attempt timeout in **milliseconds**, as the official SDK (default 5000)."""
@@ -305,14 +320,15 @@ class PredictClient:
         )
 
     def set_content_type(self, content_type: str) -> None:
-        self._content_type = content_type or None
+        self._content_type = _content_type(content_type or None)
 
     def add_extra_headers(self, headers: Mapping[str, str]) -> None:
         """Headers sent with every later request (copied: later changes to ``headers``
         do not leak in)."""
         if not isinstance(headers, Mapping):
             raise UsageError(f"headers must be a mapping, got {type(headers).__name__}")
-        self._headers = {**self._headers, **{str(k): str(v) for k, v in headers.items()}}
+        given = check_headers({str(k): str(v) for k, v in headers.items()})
+        self._headers = {**self._headers, **given}
 
     # -- read-only views -------------------------------------------------------------
 
@@ -404,7 +420,10 @@ class PredictClient:
         )
         attempt_timeout = Timeout.coerce(timeout) if timeout is not None else self._timeout
         policy = retry if retry is not None else self._retry
-        query_string = encode_query(query)
+        query_string = check_url("the query", encode_query(query))
+        content_type = _content_type(content_type)
+        if headers is not None:
+            headers = check_headers(headers)
         self._open()
         return await self._send(
             data,
@@ -616,3 +635,14 @@ def _error_for(resp: HTTPResponse, url: str) -> EASError | None:
     if resp.status >= 500:
         return RetryableServiceError(resp.status, resp.body, url=url)
     return ServiceError(resp.status, resp.body, url=url)
+
+
+def _content_type(value: str | None) -> str | None:
+    return None if value is None else check_header_value("the content type", value)
+
+
+def _endpoint(value: str | None) -> str:
+    """The endpoint as given; what is left once surrounding blanks are stripped is checked."""
+    endpoint = value or ""
+    check_url("the endpoint", endpoint.strip() if isinstance(endpoint, str) else endpoint)
+    return endpoint

@@ -26,6 +26,7 @@ from aioeas.errors import DecodeError
 
 __all__ = [
     "BLADE_FIELDS",
+    "NO_VALUES",
     "TF_FIELDS",
     "TORCH_FIELDS",
     "BladeArray",
@@ -42,6 +43,17 @@ BLADE_FIELDS: Final[Mapping[int, Kind]] = {5: "f4", 6: "v32", 7: "v64", 8: "byte
 _FIELD_OF: Final[dict[Kind, int]] = {"f4": 3, "f8": 4, "v32": 5, "bytes": 6, "v64": 7, "bool": 8}
 _BLADE_FIELD_OF: Final[dict[Kind, int]] = {"f4": 5, "v32": 6, "v64": 7, "bytes": 8}
 _WIDTH: Final[dict[Kind, int]] = {"f4": 4, "f8": 8}
+#: The most dimensions a decoded shape may have: what every numpy takes (numpy 2 takes 64,
+#: numpy 1 takes 32). A longer shape would make ``reshape`` raise, and its product (with
+#: dimensions up to 2**63 each) would cost time quadratic in the number of dimensions.
+MAX_DIMS: Final = 64 if int(np.__version__.split(".")[0]) >= 2 else 32
+#: What an empty ``ArrayProto`` (an output or input left unset) decodes to: one shared,
+#: read-only array, so that a body of many empty messages (two bytes each) does not cost an
+#: ndarray apiece.
+NO_VALUES: Final[npt.NDArray[np.float32]] = np.empty(0, np.float32)
+NO_VALUES.setflags(write=False)
+#: Bytes no ndarray can span, even an empty one whose other dimensions say so.
+_TOO_BIG: Final = 1 << 63
 _FIXED_WIRE: Final[dict[Kind, int]] = {"f4": I32, "f8": I64}
 
 
@@ -104,14 +116,21 @@ def _read_dims(buf: memoryview, a: int, b: int, what: str) -> list[int]:
             while pos < y:
                 value, pos = read_varint(buf, pos, y)
                 dims.append(to_signed64(value))
+                _check_rank(dims, what)
         elif wire == VARINT:
             dims.append(to_signed64(x))
+            _check_rank(dims, what)
         else:
             raise DecodeError(what, f"a shape dimension has wire type {wire}")
     for d in dims:
         if d < 0:
             raise DecodeError(what, f"shape {dims} has a negative dimension")
     return dims
+
+
+def _check_rank(dims: list[int], what: str) -> None:
+    if len(dims) > MAX_DIMS:
+        raise DecodeError(what, f"a shape has more than {MAX_DIMS} dimensions")
 
 
 def _materialize(
@@ -139,15 +158,22 @@ def _materialize(
             view: npt.NDArray[Any] = np.frombuffer(buf, np_dtype, (b - a) // width, a)
             return view
         return np.frombuffer(b"".join(bytes(buf[a:b]) for _, a, b in spans), dtype=np_dtype)
-    # varint kinds: packed runs decode in numpy, single unpacked values one by one
+    # varint kinds: packed runs decode in numpy; single unpacked values are gathered in a
+    # list and become one array per run of them (not one array each: ~100 bytes apiece)
     pieces: list[npt.NDArray[np.uint64]] = []
+    singles: list[int] = []
     for wire, a, b in spans:
         if wire == LEN:
+            if singles:
+                pieces.append(np.array(singles, dtype=np.uint64))
+                singles = []
             pieces.append(decode_varints(buf[a:b], low_bytes=5 if kind == "v32" else 10))
         elif wire == VARINT:
-            pieces.append(np.array([a], dtype=np.uint64))
+            singles.append(a)
         else:
             raise DecodeError(what, f"an integer value has wire type {wire}")
+    if singles:
+        pieces.append(np.array(singles, dtype=np.uint64))
     raw = np.concatenate(pieces) if pieces else np.empty(0, np.uint64)
     if kind == "bool":
         flags: npt.NDArray[np.bool_] = raw != 0
@@ -168,7 +194,13 @@ def _shape_values(dims: list[int], values: npt.NDArray[Any], what: str) -> npt.N
     count = math.prod(dims)
     if values.size != count:
         raise DecodeError(what, f"shape {dims} needs {count} values but {values.size} came")
-    return values.reshape(dims)
+    if not count and math.prod(d for d in dims if d) * values.itemsize >= _TOO_BIG:
+        # no values, but dimensions no array can have: [0, 2**62, 2**62]
+        raise DecodeError(what, f"shape {dims} is too large for an array")
+    try:
+        return values.reshape(dims)
+    except ValueError as exc:  # numpy's own limits, should any be left
+        raise DecodeError(what, f"shape {dims} cannot be made: {exc}") from None
 
 
 _INFER_FROM_FIELD: Final[dict[Kind, DataType]] = {
@@ -199,7 +231,7 @@ def decode_array_proto(
         if len(found) > 1:
             raise DecodeError(what, "no dtype is given and several value fields are filled")
         if not found:  # an empty ArrayProto (a PyTorch input left unset): no values at all
-            values = np.empty(0, np.float32)
+            values = NO_VALUES
             return DataType.DT_INVALID, _shape_values(dims, values, what) if dims else values
         dtype = _INFER_FROM_FIELD[next(iter(found))]
     else:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 from collections.abc import Callable
 
 from aiohttp import web
@@ -51,9 +52,18 @@ def _bind(host: str, port: int) -> socket.socket:
 class Listener:
     """An aiohttp application served on ``host:port``, stoppable and restartable in place."""
 
-    def __init__(self, host: str, port: int, make_app: Callable[[], web.Application]) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        make_app: Callable[[], web.Application],
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         self.host = host
         self.port = port
+        #: Serve HTTPS with this context (``None``: plain HTTP).
+        self.ssl_context = ssl_context
         self._make_app = make_app
         self._sock: socket.socket | None = None
         self._runner: web.AppRunner | None = None
@@ -67,7 +77,10 @@ class Listener:
     @property
     def url(self) -> str:
         host = url_host(self.host)
-        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
+        scheme = "https" if self.ssl_context is not None else "http"
+        return (
+            f"{scheme}://[{host}]:{self.port}" if ":" in host else f"{scheme}://{host}:{self.port}"
+        )
 
     def bind(self) -> None:
         """Bind the port now (the first time with port 0, a free one is chosen)."""
@@ -103,7 +116,7 @@ class Listener:
         )
         await runner.setup()
         try:
-            await web.SockSite(runner, self._sock).start()
+            await web.SockSite(runner, self._sock, ssl_context=self.ssl_context).start()
         except BaseException:
             await runner.cleanup()
             raise

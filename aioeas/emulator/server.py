@@ -16,6 +16,7 @@ served at ``/`` and ``/sink``, the empty base path of the Go client's test suite
 
 from __future__ import annotations
 
+import ssl
 import zlib
 from collections.abc import Mapping, Sequence
 from types import TracebackType
@@ -60,7 +61,9 @@ class Emulator:
     ``token``: when set, every predict needs it (raw in ``Authorization``, or an ``EAS``
     HMAC signature); None serves everyone. ``port=0`` picks a free port (``emu.port`` and
     ``emu.url`` say which). ``builtins`` adds the manual's example services, each with
-    ``backends`` backends. ``seed`` seeds every fault plan's RNG (each derives its own from
+    ``backends`` backends. ``ssl_context`` (a server-side ``ssl.SSLContext``) serves the
+    gateway over HTTPS (``emu.url`` is then ``https://...``; backends stay plain HTTP, as
+    direct mode dials them). ``seed`` seeds every fault plan's RNG (each derives its own from
     it and its name), so rate-based faults repeat exactly from run to run.
 
     Every ``add_*_service`` takes ``backends`` (how many servers, default 1) and
@@ -79,15 +82,16 @@ class Emulator:
         builtins: bool = True,
         backends: int = 1,
         seed: int = 0,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
-        self.token = token
+        self.token = token or None  # "" is no token: clients without one send it empty
         self.host = host
         self.seed = seed
         self._services: dict[str, Service] = {}
         self._queues: dict[str, QueueService] = {}
         self._workers: dict[str, Worker] = {}
         self._root_queue: str | None = None
-        self._gateway = Listener(host, port, self._make_app)
+        self._gateway = Listener(host, port, self._make_app, ssl_context=ssl_context)
         self.discovery = Discovery(self._services.get, self._seed_for("discovery"))
         self._started = False
         self._closed = False
@@ -98,7 +102,8 @@ class Emulator:
 
     @property
     def url(self) -> str:
-        """``http://127.0.0.1:PORT``: the endpoint to give a client (valid once started)."""
+        """``http://127.0.0.1:PORT`` (``https://`` with ``ssl_context``): the endpoint to give
+        a client (valid once started)."""
         return self._gateway.url
 
     @property
@@ -358,7 +363,7 @@ class Emulator:
 
     def _make_app(self) -> web.Application:
         app = web.Application(client_max_size=MAX_BODY)
-        app.router.add_route("*", "/api/predict/{name}{tail:(/.*)?}", self._predict)
+        app.router.add_route("*", r"/api/predict/{name}{tail:(/[\s\S]*)?}", self._predict)
         self.discovery.add_routes(app)
         app.router.add_route("*", "/", self._root)
         app.router.add_route("*", "/sink", self._root)

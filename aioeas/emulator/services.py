@@ -55,7 +55,7 @@ class Backend:
 
     def _make_app(self) -> web.Application:
         app = web.Application(client_max_size=MAX_BODY)
-        app.router.add_route("*", "/api/predict/{name}{tail:(/.*)?}", self._handle)
+        app.router.add_route("*", r"/api/predict/{name}{tail:(/[\s\S]*)?}", self._handle)
         return app
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:

@@ -154,7 +154,8 @@ def check_header_value(what: str, value: object) -> None:
     if not isinstance(value, str):
         raise UsageError(f"{what} must be a str, got {type(value).__name__}")
     if _CONTROL.search(value):
-        raise UsageError(f"{what} must not contain control characters (CR, LF, NUL...): {value!r}")
+        shown = "" if what == "token" else f": {value!r}"  # a secret is never quoted
+        raise UsageError(f"{what} must not contain control characters (CR, LF, NUL...){shown}")
 
 
 def check_tags(tags: Mapping[str, str] | None) -> dict[str, str]:
@@ -418,11 +419,13 @@ def parse_attributes(body: bytes, content_type: str) -> dict[str, str]:
         return decode_attributes(body)
     try:
         value = json.loads(body) if body.strip() else {}
-    except (ValueError, UnicodeDecodeError) as exc:
+        if not isinstance(value, dict):
+            raise DecodeError("the queue attributes", "not a JSON object", body)
+        return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in value.items()}
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
+        if isinstance(exc, DecodeError):
+            raise
         raise DecodeError("the queue attributes", f"not JSON ({exc})", body) from None
-    if not isinstance(value, dict):
-        raise DecodeError("the queue attributes", "not a JSON object", body)
-    return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in value.items()}
 
 
 @dataclass(frozen=True)
@@ -439,13 +442,13 @@ class SearchResult:
 def parse_search(body: bytes) -> SearchResult:
     try:
         value = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
         raise DecodeError("the search answer", f"not JSON ({exc})", body) from None
     if not isinstance(value, dict):
         raise DecodeError("the search answer", "not a JSON object", body)
     try:
         wait = int(value.get("WaitCount", 0) or 0)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: int(Infinity)
         raise DecodeError("the search answer", "WaitCount is not a number", body) from None
     pending = value.get("IsPending", False)
     if isinstance(pending, str):

@@ -38,7 +38,7 @@ import collections
 import contextlib
 import enum
 import logging
-from collections.abc import AsyncIterator, Generator, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Generic, TypeVar
@@ -166,6 +166,16 @@ class _Buffer(Generic[T]):
         self._getters.clear()
         if self._putter is not None and not self._putter.done():
             self._putter.set_result(None)
+
+    def discard(self, matches: Callable[[T], bool]) -> int:
+        """Take out the waiting items that match; a blocked ``put`` gets the room."""
+        kept = [item for item in self._items if not matches(item)]
+        removed = len(self._items) - len(kept)
+        if removed:
+            self._items = collections.deque(kept)
+            if self._putter is not None and not self._putter.done():
+                self._putter.set_result(None)
+        return removed
 
     def clear(self) -> list[T]:
         items = list(self._items)
@@ -381,11 +391,20 @@ class Watcher:
             return
         now = asyncio.get_running_loop().time()
         for index in indexes:
+            # a copy may wait in the buffer: pushed again after a reconnect while the
+            # consumer held the first one; committed, it is never handed out again
+            copy_waits = index in self._delivery.buffered
             if self._delivery.commit(index):
                 self._batcher.add(index, now)
+                if copy_waits:
+                    self.stats.duplicates += self._discard_copies(index)
         if len(self._batcher):
             self._idle.clear()
             self._commit_wake.set()
+
+    def _discard_copies(self, index: int) -> int:
+        """Drop the copies of record ``index`` still waiting in the buffer."""
+        return self._buffer.discard(lambda record: record.index == index)
 
     async def flush(self) -> None:
         """Wait until every commit queued so far is acknowledged (or the watcher failed)."""

@@ -110,7 +110,7 @@ class StringResponse(Response):
         """The body parsed as JSON; ``DecodeError`` when it is not JSON."""
         try:
             return json.loads(self.content)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
             raise DecodeError("a JSON response", str(exc), self.content) from None
 
     def to_dataframe(self) -> pd.DataFrame:

@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Final, overload
 
-import numpy as np
 import numpy.typing as npt
 
-from aioeas.codecs.arrays import TF_FIELDS, decode_array_proto, write_array_proto
+from aioeas.codecs.arrays import NO_VALUES, TF_FIELDS, decode_array_proto, write_array_proto
 from aioeas.codecs.convert import check_name, prepare
 from aioeas.codecs.dtypes import DataType
 from aioeas.codecs.wire import LEN, Writer, iter_fields, map_entry, utf8
@@ -140,7 +139,7 @@ def decode_named_arrays(
             elif ef == 2 and ewire == LEN:
                 value = decode_array_proto(buf, x, y, fields, what)
         if value is None:  # an entry without a value is an empty ArrayProto
-            value = (DataType.DT_INVALID, np.empty(0, np.float32))
+            value = (DataType.DT_INVALID, NO_VALUES)
         out[key] = value  # a later entry wins, as protobuf's map parsing does
     return out
 

@@ -1,0 +1,94 @@
+"""Checks of what goes into a request line or a header, sans-IO, before any I/O.
+
+A CR or LF in a header value ends the header and starts another one the caller never
+meant to send; in the request target it ends the request line. Service names, tokens,
+extra headers, content types, URLs and raw query strings are checked here when they are
+given (constructor, setters, per-call options), and once more at the transport, so that a
+header-breaking value is a ``UsageError`` and never reaches a socket.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from aioeas.errors import UsageError
+
+__all__ = [
+    "check_header_name",
+    "check_header_value",
+    "check_headers",
+    "check_service_name",
+    "check_url",
+]
+
+#: Control characters: CR and LF split headers, NUL and the rest have no place in them.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: RFC 9110 ``token``: what a header name is made of.
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+#: What cannot stand unencoded in a request target: controls, whitespace, and (in a
+#: service name, which is a path segment) the characters that would end the path.
+_URL_BREAKING = re.compile(r"[\x00-\x20\x7f]")
+_NAME_BREAKING = re.compile(r"[\x00-\x20\x7f?#]")
+
+
+def _shown(value: str) -> str:
+    """A value for an error message: its repr, cut short (it may be a secret's neighbour)."""
+    return repr(value) if len(value) <= 60 else repr(value[:57]) + "..."
+
+
+def check_header_value(what: str, value: object, *, secret: bool = False) -> str:
+    """``value`` if it is a ``str`` fit for a header value (no control characters).
+
+    A ``secret`` (the token) is never quoted in the message.
+    """
+    if not isinstance(value, str):
+        raise UsageError(f"{what} must be a str, got {type(value).__name__}")
+    if _CONTROL.search(value):
+        shown = "" if secret else f": {_shown(value)}"
+        raise UsageError(f"{what} must not contain control characters (CR, LF, NUL...){shown}")
+    return value
+
+
+def check_header_name(name: object) -> str:
+    """``name`` if it is a valid header name (an RFC 9110 token)."""
+    if not isinstance(name, str):
+        raise UsageError(f"a header name must be a str, got {type(name).__name__}")
+    if not _TOKEN.fullmatch(name):
+        raise UsageError(f"{_shown(name)} is not a valid header name")
+    return name
+
+
+def check_headers(headers: Mapping[str, str], what: str = "headers") -> dict[str, str]:
+    """A copy of ``headers`` with every name and value checked."""
+    if not isinstance(headers, Mapping):
+        raise UsageError(f"{what} must be a mapping, got {type(headers).__name__}")
+    out: dict[str, str] = {}
+    for name, value in headers.items():
+        check_header_name(name)
+        secret = name.lower() == "authorization"
+        out[name] = check_header_value(f"header {name!r}", value, secret=secret)
+    return out
+
+
+def check_url(what: str, url: object) -> str:
+    """``url`` if it can go in a request line as it is (no controls, no whitespace)."""
+    if not isinstance(url, str):
+        raise UsageError(f"{what} must be a str, got {type(url).__name__}")
+    if _URL_BREAKING.search(url):
+        raise UsageError(
+            f"{what} must not contain whitespace or control characters (encode them): {_shown(url)}"
+        )
+    return url
+
+
+def check_service_name(name: object) -> str:
+    """A service name goes in the URL path verbatim: no controls, whitespace, ``?`` or ``#``."""
+    if not isinstance(name, str):
+        raise UsageError(f"a service name must be a str, got {type(name).__name__}")
+    if _NAME_BREAKING.search(name):
+        raise UsageError(
+            "a service name must not contain whitespace, control characters, '?' or '#': "
+            f"{_shown(name)}"
+        )
+    return name
