@@ -12,6 +12,7 @@ returns a new dict: headers are never shared between requests.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 from email.utils import formatdate
@@ -21,9 +22,23 @@ __all__ = ["DEFAULT_CONTENT_TYPE", "http_date", "sign", "signature", "verify"]
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 
 
+@functools.lru_cache(maxsize=4)
+def _date_of_second(second: int) -> str:
+    return formatdate(second, usegmt=True)
+
+
 def http_date(now: float) -> str:
-    """RFC 1123 date in real GMT (``Wed, 25 Nov 2026 13:34:38 GMT``) for a POSIX timestamp."""
-    return formatdate(now, usegmt=True)
+    """RFC 1123 date in real GMT (``Wed, 25 Nov 2026 13:34:38 GMT``) for a POSIX timestamp.
+
+    It changes once a second: the text is made once per second, not once per request.
+    """
+    return _date_of_second(int(now))
+
+
+@functools.lru_cache(maxsize=16)
+def _keyed(token: str) -> hmac.HMAC:
+    """An HMAC-SHA1 keyed with ``token``, to ``copy()``: the key schedule runs once per token."""
+    return hmac.new(token.encode("utf-8"), digestmod=hashlib.sha1)
 
 
 def signature(
@@ -37,8 +52,9 @@ def signature(
 ) -> str:
     """The ``Authorization`` value of a signed request: ``EAS <base64 HMAC-SHA1>``."""
     message = f"{method}\n{content_md5}\n{content_type}\n{date}\n{resource}"
-    digest = hmac.new(token.encode("utf-8"), message.encode("utf-8"), hashlib.sha1).digest()
-    return "EAS " + base64.b64encode(digest).decode("ascii")
+    mac = _keyed(token).copy()
+    mac.update(message.encode("utf-8"))
+    return "EAS " + base64.b64encode(mac.digest()).decode("ascii")
 
 
 def sign(

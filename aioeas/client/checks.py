@@ -32,6 +32,10 @@ _URL_BREAKING = re.compile(r"[\x00-\x20\x7f]")
 _NAME_BREAKING = re.compile(r"[\x00-\x20\x7f?#]")
 
 
+#: Header names already found valid (bounded; only a cache).
+_GOOD_NAMES: set[str] = set()
+
+
 def _shown(value: str) -> str:
     """A value for an error message: its repr, cut short (it may be a secret's neighbour)."""
     return repr(value) if len(value) <= 60 else repr(value[:57]) + "..."
@@ -63,11 +67,19 @@ def check_headers(headers: Mapping[str, str], what: str = "headers") -> dict[str
     """A copy of ``headers`` with every name and value checked."""
     if not isinstance(headers, Mapping):
         raise UsageError(f"{what} must be a mapping, got {type(headers).__name__}")
-    out: dict[str, str] = {}
-    for name, value in headers.items():
-        check_header_name(name)
-        secret = name.lower() == "authorization"
-        out[name] = check_header_value(f"header {name!r}", value, secret=secret)
+    out = dict(headers)
+    # One search over all values at once (a space cannot hide a control character), and
+    # names checked once each per process: this runs for every request.
+    values = out.values()
+    if not all(isinstance(v, str) for v in values) or _CONTROL.search(" ".join(values)):
+        for name, value in out.items():  # find the culprit for the message
+            secret = name.lower() == "authorization"
+            check_header_value(f"header {name!r}", value, secret=secret)
+    for name in out:
+        if name not in _GOOD_NAMES:
+            check_header_name(name)
+            if len(_GOOD_NAMES) < 1024:
+                _GOOD_NAMES.add(name)
     return out
 
 

@@ -79,9 +79,12 @@ def decodable() -> frozenset[str]:
     return frozenset(_DECOMPRESS)
 
 
+_ACCEPT_ENCODING = ", ".join(e for e in ("gzip", "deflate", "br", "zstd") if e in _DECOMPRESS)
+
+
 def accept_encoding() -> str:
     """The ``Accept-Encoding`` this installation can decode."""
-    return ", ".join(e for e in ("gzip", "deflate", "br", "zstd") if e in _DECOMPRESS)
+    return _ACCEPT_ENCODING
 
 
 def check(name: str | None) -> str | None:

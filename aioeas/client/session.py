@@ -86,6 +86,22 @@ R = TypeVar("R")
 _OWN_HEADERS = frozenset({"content-type", "content-length", "content-md5", "date", "authorization"})
 
 
+def _merge_headers(
+    into: dict[str, str], source: Mapping[str, str]
+) -> tuple[dict[str, str], str | None]:
+    """``source`` added to ``into``, leaving out the headers the client sets itself (a
+    Content-Type among them is returned apart, as the type asked for)."""
+    given_type: str | None = None
+    for key, value in source.items():
+        lowered = key.lower()
+        if lowered in _OWN_HEADERS:
+            if lowered == "content-type":
+                given_type = value
+            continue
+        into[key] = value
+    return into, given_type
+
+
 class PredictRequest(Protocol[R_co]):
     """What ``predict`` needs of a request: the body, and a parser for the answer.
 
@@ -163,6 +179,7 @@ class PredictClient:
         self._discovery_config = discovery if discovery is not None else DiscoveryConfig()
         self._headers = check_headers(headers or {})
         self._content_type = _content_type(content_type)
+        self._base: tuple[dict[str, str], str | None] | None = None  # see _base_headers
         self._compression = _compression.check(compression)
         self._session = session
         self._transport: Transport | None = transport
@@ -321,6 +338,7 @@ class PredictClient:
 
     def set_content_type(self, content_type: str) -> None:
         self._content_type = _content_type(content_type or None)
+        self._base = None
 
     def add_extra_headers(self, headers: Mapping[str, str]) -> None:
         """Headers sent with every later request (copied: later changes to ``headers``
@@ -329,6 +347,7 @@ class PredictClient:
             raise UsageError(f"headers must be a mapping, got {type(headers).__name__}")
         given = check_headers({str(k): str(v) for k, v in headers.items()})
         self._headers = {**self._headers, **given}
+        self._base = None
 
     # -- read-only views -------------------------------------------------------------
 
@@ -507,6 +526,16 @@ class PredictClient:
         assert backend is not None
         return f"http://{backend.address}{resource}", resource
 
+    def _base_headers(self) -> tuple[dict[str, str], str | None]:
+        """The client's own extra headers as sent (and the Content-Type among them), made
+        once per change rather than once per request."""
+        if self._base is None:
+            merged, given_type = _merge_headers({}, self._headers)
+            if "accept-encoding" not in {k.lower() for k in merged}:
+                merged["Accept-Encoding"] = _compression.accept_encoding()
+            self._base = (merged, given_type)
+        return self._base
+
     def _request_headers(
         self,
         body: bytes,
@@ -516,17 +545,15 @@ class PredictClient:
         call_headers: Mapping[str, str] | None,
     ) -> dict[str, str]:
         """A new dict for every attempt: nothing is shared between concurrent calls."""
-        merged: dict[str, str] = {}
-        given_type: str | None = None
-        for source in (self._headers, call_headers or {}):
-            for key, value in source.items():
-                if key.lower() in _OWN_HEADERS:
-                    if key.lower() == "content-type":
-                        given_type = value
-                    continue
-                merged[key] = value
-        if "accept-encoding" not in {k.lower() for k in merged}:
-            merged["Accept-Encoding"] = _compression.accept_encoding()
+        base, given_type = self._base_headers()
+        if call_headers:
+            merged = dict(base)
+            if any(k.lower() == "accept-encoding" for k in call_headers):
+                merged = {k: v for k, v in merged.items() if k.lower() != "accept-encoding"}
+            merged, call_type = _merge_headers(merged, call_headers)
+            given_type = call_type or given_type
+        else:
+            merged = dict(base)
         ctype = content_type or given_type or self._content_type or DEFAULT_CONTENT_TYPE
         if self._token and resource is not None:
             merged.update(
@@ -559,7 +586,7 @@ class PredictClient:
                 raise UsageError("this PredictClient is closed; make a new one")
             await discovery.wait_ready()
         failed: Backend | None = None
-        service = self._service_name
+        service, hooks = self._service_name, self._hooks
         while True:
             attempt = schedule.begin_attempt()
             backend = discovery.pick(avoid=failed) if discovery is not None else None
@@ -570,7 +597,8 @@ class PredictClient:
             request_headers = self._request_headers(
                 body, resource=resource, content_type=content_type, call_headers=headers
             )
-            self._hooks.emit(AttemptStart(service, attempt, shown, where))
+            if hooks.on_start is not None:
+                hooks.emit(AttemptStart(service, attempt, shown, where))
             started = loop.time()
             status: int | None = None
             error: EASError | None
@@ -583,13 +611,15 @@ class PredictClient:
             except EASError as exc:
                 resp, error = None, exc
             except asyncio.CancelledError as exc:
-                self._hooks.emit(
-                    AttemptEnd(service, attempt, shown, where, loop.time() - started, None, exc)
-                )
+                if hooks.on_end is not None:
+                    hooks.emit(
+                        AttemptEnd(service, attempt, shown, where, loop.time() - started, None, exc)
+                    )
                 raise
-            self._hooks.emit(
-                AttemptEnd(service, attempt, shown, where, loop.time() - started, status, error)
-            )
+            if hooks.on_end is not None:
+                hooks.emit(
+                    AttemptEnd(service, attempt, shown, where, loop.time() - started, status, error)
+                )
             if error is None:
                 assert resp is not None
                 return _compression.decompress(resp.body, resp.headers.get("content-encoding"))
@@ -610,7 +640,7 @@ class PredictClient:
                 error,
                 delay,
             )
-            self._hooks.emit(AttemptRetry(service, attempt, error, delay))
+            hooks.emit(AttemptRetry(service, attempt, error, delay))
             failed = backend
             if delay > 0:
                 await asyncio.sleep(delay)

@@ -14,6 +14,7 @@ unshares the bytes it was made from, a second copy of a 100 MB tensor).
 from __future__ import annotations
 
 import asyncio
+import functools
 import ssl as _ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -67,7 +68,8 @@ class _ViewPayload(aiohttp.payload.Payload):
 
 @dataclass(frozen=True)
 class HTTPResponse:
-    """A complete answer: status, headers (case-insensitive keys lowered) and raw body."""
+    """A complete answer: status, headers and raw body. Read headers by lower-case name: the
+    aiohttp transport gives case-insensitive headers, and a fake gives lower-case keys."""
 
     status: int
     body: bytes
@@ -160,14 +162,14 @@ class AiohttpTransport:
         check_url("the URL", url)
         sent_headers = check_headers(headers)
         session = self._get_session()
-        client_timeout = aiohttp.ClientTimeout(total=timeout.total, connect=timeout.connect)
+        client_timeout = _client_timeout(timeout)
         data: bytes | _ViewPayload | None = (
             _ViewPayload(body) if body is not None and len(body) > LARGE_BODY else body
         )
         try:
             async with session.request(
                 method,
-                URL(url, encoded=True),  # sent exactly as it was signed
+                _url(url),  # sent exactly as it was signed
                 headers=sent_headers,
                 data=data,
                 timeout=client_timeout,
@@ -176,11 +178,8 @@ class AiohttpTransport:
                 ssl=self._ssl if self._ssl is not None else True,
             ) as resp:
                 answer = await resp.read()
-                return HTTPResponse(
-                    status=resp.status,
-                    body=answer,
-                    headers={k.lower(): v for k, v in resp.headers.items()},
-                )
+                # aiohttp's headers are case-insensitive already: no lowered copy needed
+                return HTTPResponse(status=resp.status, body=answer, headers=resp.headers)
         except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
             raise RequestTimeoutError(
                 f"no complete answer from {_where(url)} within {timeout.total:g} s"
@@ -203,6 +202,19 @@ class AiohttpTransport:
         session, self._session = self._session, None
         if session is not None and self._owned:
             await session.close()
+
+
+@functools.lru_cache(maxsize=256)
+def _url(url: str) -> URL:
+    """The URL as given (already encoded), parsed once per distinct URL: a gateway client
+    sends every request to the same one."""
+    return URL(url, encoded=True)
+
+
+@functools.lru_cache(maxsize=64)
+def _client_timeout(timeout: Timeout) -> aiohttp.ClientTimeout:
+    """aiohttp's timeout object for ours, made once per distinct timeout."""
+    return aiohttp.ClientTimeout(total=timeout.total, connect=timeout.connect)
 
 
 def _where(url: str) -> str:

@@ -203,6 +203,8 @@ def _shape_values(dims: list[int], values: npt.NDArray[Any], what: str) -> npt.N
         raise DecodeError(what, f"shape {dims} cannot be made: {exc}") from None
 
 
+_DATA_TYPES: Final[dict[int, DataType]] = {int(t): t for t in DataType}
+
 _INFER_FROM_FIELD: Final[dict[Kind, DataType]] = {
     "f4": DataType.DT_FLOAT,
     "f8": DataType.DT_DOUBLE,
@@ -235,10 +237,10 @@ def decode_array_proto(
             return DataType.DT_INVALID, _shape_values(dims, values, what) if dims else values
         dtype = _INFER_FROM_FIELD[next(iter(found))]
     else:
-        try:
-            dtype = DataType(code)
-        except ValueError:
-            raise DecodeError(what, f"unknown dtype code {code}") from None
+        found_dtype = _DATA_TYPES.get(code)
+        if found_dtype is None:
+            raise DecodeError(what, f"unknown dtype code {code}")
+        dtype = found_dtype
     if dtype not in DT_NUMPY:
         raise DecodeError(what, f"{dtype.name} is not carried by the EAS schema")
     kind = kind_of(dtype)

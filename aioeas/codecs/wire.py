@@ -36,12 +36,20 @@ def iter_fields(
     pos = start
     try:
         while pos < end:
-            key, pos = read_varint(buf, pos, end)
+            key = buf[pos]  # one-byte keys and lengths (the usual case) skip the call
+            if key < 0x80:
+                pos += 1
+            else:
+                key, pos = read_varint(buf, pos, end)
             field, wire = key >> 3, key & 7
             if field == 0:
                 raise DecodeError(what, f"field number 0 at byte {pos}")
             if wire == LEN:
-                size, pos = read_varint(buf, pos, end)
+                if pos < end and buf[pos] < 0x80:
+                    size = buf[pos]
+                    pos += 1
+                else:
+                    size, pos = read_varint(buf, pos, end)
                 stop = pos + size
                 if stop > end:
                     raise DecodeError(
