@@ -93,20 +93,20 @@ def encode_varints(values: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint8]:
             break
         sizes += u >= threshold
     width = int(sizes.max())
-    # Byte k of every value, continuation bit included, one row per k; then keep, value by
-    # value, the first ``size`` bytes (a lookup table turns sizes into the row mask).
-    grid = np.empty((width, u.size), np.uint8)
+    # Value by value (one row each), byte k in column k with its continuation bit; then
+    # keep the first ``size`` bytes of each row (a lookup table turns sizes into the mask).
+    grid = np.empty((u.size, width), np.uint8)
+    shifted = u.copy()
     for k in range(width):
-        row = grid[k]
-        np.bitwise_and(u >> np.uint64(7 * k), np.uint64(0x7F), out=row, casting="unsafe")
+        column = (shifted & np.uint64(0x7F)).astype(np.uint8)
         if k < width - 1:
-            row |= (sizes > k + 1).view(np.uint8) << 7
-    by_value = grid.T
+            column |= (sizes > k + 1).view(np.uint8) << 7
+            shifted >>= np.uint64(7)
+        grid[:, k] = column
     if int(sizes.min()) == width:  # all the same length: nothing to drop
-        same: npt.NDArray[np.uint8] = by_value.reshape(-1)
+        same: npt.NDArray[np.uint8] = grid.reshape(-1)
         return same
-    keep = _KEEP[sizes, :width]
-    out: npt.NDArray[np.uint8] = by_value[keep]
+    out: npt.NDArray[np.uint8] = np.compress(_KEEP[sizes, :width].reshape(-1), grid.reshape(-1))
     return out
 
 
