@@ -24,7 +24,6 @@ retry count, headers and content type at any time (they are read by every call).
 from __future__ import annotations
 
 import asyncio
-import enum
 import logging
 import os
 import random as _random
@@ -32,7 +31,6 @@ import ssl as _ssl
 import time
 import warnings
 from collections.abc import AsyncIterable, Callable, Iterable, Mapping
-from types import TracebackType
 from typing import Literal, Protocol, TypeVar, overload
 
 import aiohttp
@@ -61,6 +59,7 @@ from aioeas.client.endpoints import (
 )
 from aioeas.client.fanout import FanOut, ProgressCallback
 from aioeas.client.hooks import AttemptEnd, AttemptRetry, AttemptStart, Hooks
+from aioeas.client.lifecycle import AsyncResource, State
 from aioeas.client.retry import RetryPolicy, RetrySchedule
 from aioeas.client.transport import AiohttpTransport, HTTPResponse, Transport
 from aioeas.client.wrr import Backend
@@ -115,13 +114,7 @@ class PredictRequest(Protocol[R_co]):
     def parse_response(self, body: bytes) -> R_co: ...
 
 
-class _State(enum.Enum):
-    NEW = "new"
-    OPEN = "open"
-    CLOSED = "closed"
-
-
-class PredictClient:
+class PredictClient(AsyncResource):
     """An async client of one EAS predict service; see the module docstring."""
 
     def __init__(
@@ -167,7 +160,7 @@ class PredictClient:
         if ssl is not None and not isinstance(ssl, _ssl.SSLContext):
             raise UsageError(f"ssl must be an ssl.SSLContext, got {type(ssl).__name__}")
         self._ssl = ssl
-        self._state = _State.NEW
+        self._state = State.NEW
         self._endpoint = _endpoint(endpoint)
         self._service_name = check_service_name(service_name or "")
         self._custom_url = check_url("custom_url", custom_url or "")
@@ -199,7 +192,7 @@ class PredictClient:
         return f"<PredictClient {self._service_name or '-'} at {where} [{self._state.value}]{auth}>"
 
     def __del__(self, _warn: Callable[..., None] = warnings.warn) -> None:
-        if getattr(self, "_state", None) is _State.OPEN:
+        if getattr(self, "_state", None) is State.OPEN:
             _warn(
                 f"unclosed {self!r}: use 'async with' or await close()",
                 ResourceWarning,
@@ -217,14 +210,14 @@ class PredictClient:
     @property
     def closed(self) -> bool:
         """Whether ``close()`` was called (a closed client cannot reopen)."""
-        return self._state is _State.CLOSED
+        return self._state is State.CLOSED
 
     def _open(self) -> None:
         """Create the session, resolve the endpoint and start discovery: all without
         awaiting, so concurrent first calls cannot open twice."""
-        if self._state is _State.OPEN:
+        if self._state is State.OPEN:
             return
-        if self._state is _State.CLOSED:
+        if self._state is State.CLOSED:
             raise UsageError("this PredictClient is closed; make a new one")
         asyncio.get_running_loop()  # a session belongs to a running loop
         env = self._env if self._env is not None else os.environ
@@ -249,7 +242,7 @@ class PredictClient:
             )
             self._discovery.start()
         self._spec = spec
-        self._state = _State.OPEN
+        self._state = State.OPEN
         _log.debug("opened %r", self)
 
     async def init(self) -> None:
@@ -265,9 +258,9 @@ class PredictClient:
 
     async def close(self) -> None:
         """Stop discovery and close the session if it is the client's own. Idempotent."""
-        if self._state is _State.CLOSED:
+        if self._state is State.CLOSED:
             return
-        self._state = _State.CLOSED
+        self._state = State.CLOSED
         discovery, self._discovery = self._discovery, None
         if discovery is not None:
             await discovery.stop()
@@ -275,22 +268,10 @@ class PredictClient:
             await self._transport.close()
         _log.debug("closed %r", self)
 
-    async def __aenter__(self) -> PredictClient:
-        await self.init()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
-
     # -- the familiar setters ------------------------------------------------------------
 
     def _before_open(self, what: str) -> None:
-        if self._state is not _State.NEW:
+        if self._state is not State.NEW:
             raise UsageError(f"{what} can only be changed before the client is opened")
 
     def set_endpoint(self, endpoint: str) -> None:

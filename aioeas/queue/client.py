@@ -34,18 +34,17 @@ Retries, by what is safe to repeat:
 from __future__ import annotations
 
 import asyncio
-import enum
 import logging
 import random as _random
 import uuid
 import warnings
 from collections.abc import Callable, Iterable, Mapping
-from types import TracebackType
 from typing import Literal, NamedTuple
 
 import aiohttp
 
 from aioeas.client.config import PoolLimits, Timeout
+from aioeas.client.lifecycle import AsyncResource, State
 from aioeas.client.retry import RetryPolicy, RetrySchedule
 from aioeas.client.transport import AiohttpTransport, HTTPResponse, Transport
 from aioeas.codecs.frames import decode_frame_list
@@ -75,12 +74,6 @@ class PutResult(NamedTuple):
     request_id: str
 
 
-class _State(enum.Enum):
-    NEW = "new"
-    OPEN = "open"
-    CLOSED = "closed"
-
-
 def _never_sent(error: EASError) -> bool:
     """A connection that could not be opened: the request never left the client."""
     return isinstance(error, ConnectError) and isinstance(
@@ -88,7 +81,7 @@ def _never_sent(error: EASError) -> bool:
     )
 
 
-class QueueClient:
+class QueueClient(AsyncResource):
     """An async client of one queue; see the module docstring."""
 
     def __init__(
@@ -126,7 +119,7 @@ class QueueClient:
         """
         if session is not None and transport is not None:
             raise UsageError("give a session or a transport, not both")
-        self._state = _State.NEW
+        self._state = State.NEW
         self._base_url = proto.queue_url(endpoint, queue_name, custom_url)
         self._queue_name = queue_name or custom_url
         self._token = token or ""
@@ -154,7 +147,7 @@ class QueueClient:
         return f"<QueueClient {self._base_url} uid={self._identity.uid} [{self._state.value}]>"
 
     def __del__(self, _warn: Callable[..., None] = warnings.warn) -> None:
-        if getattr(self, "_state", None) is _State.OPEN:
+        if getattr(self, "_state", None) is State.OPEN:
             _warn(
                 f"unclosed {self!r}: use 'async with' or await close()",
                 ResourceWarning,
@@ -163,14 +156,14 @@ class QueueClient:
 
     @property
     def closed(self) -> bool:
-        return self._state is _State.CLOSED
+        return self._state is State.CLOSED
 
     def _open(self) -> Transport:
         """Make the session and transport, inside the running loop, without awaiting (so
         concurrent first calls cannot open twice)."""
-        if self._state is _State.CLOSED:
+        if self._state is State.CLOSED:
             raise UsageError("this QueueClient is closed; make a new one")
-        if self._state is _State.OPEN:
+        if self._state is State.OPEN:
             assert self._transport is not None
             return self._transport
         asyncio.get_running_loop()
@@ -189,14 +182,14 @@ class QueueClient:
         if self._websocket is None and self._session is not None:
             self._websocket = AiohttpWebSocketConnector(self._session)
         self._discovery_lock = asyncio.Lock()
-        self._state = _State.OPEN
+        self._state = State.OPEN
         return self._transport
 
     async def init(self, uid: str | None = None, gid: str | None = None) -> None:
         """Open the client (optional: the first call does too); the official
         ``init(uid, gid)`` sets the identity as well (``None`` keeps the current one)."""
         if uid is not None or gid is not None:
-            if self._state is not _State.NEW:
+            if self._state is not State.NEW:
                 raise UsageError("uid and gid can only be set before the client is opened")
             self._identity = Identity(
                 uid=uid if uid is not None else self._identity.uid,
@@ -207,31 +200,15 @@ class QueueClient:
 
     async def close(self) -> None:
         """Close the running watcher (flushing its commits) and the own session. Idempotent."""
-        if self._state is _State.CLOSED:
+        if self._state is State.CLOSED:
             return
         watcher = self._watcher
         if watcher is not None:
             await watcher.close()
-        self._state = _State.CLOSED
+        self._state = State.CLOSED
         if self._owns_session and self._session is not None:
             await self._session.close()
         self._session = None
-
-    async def __aenter__(self) -> QueueClient:
-        try:
-            await self.init()
-        except BaseException:  # e.g. a 401 from the attributes lookup: release the session
-            await self.close()
-            raise
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     # -- familiar setters ------------------------------------------------------------
 

@@ -26,12 +26,13 @@ import asyncio
 import collections
 import logging
 from collections.abc import Mapping
-from types import EllipsisType, TracebackType
+from types import EllipsisType
 from typing import Any
 
 import aiohttp
 
 from aioeas.client.config import PoolLimits, Timeout
+from aioeas.client.lifecycle import AsyncResource
 from aioeas.client.retry import RetryPolicy
 from aioeas.errors import QueueError, UsageError
 from aioeas.queue.client import QueueClient
@@ -45,7 +46,7 @@ __all__ = ["AsyncInference"]
 _log = logging.getLogger(__name__)
 
 
-class AsyncInference:
+class AsyncInference(AsyncResource):
     """Requests into a queue service, each awaited until its result is in the sink.
 
     ``endpoint`` and ``service`` as for ``QueueClient`` (the sink is ``{service}/sink``,
@@ -107,17 +108,9 @@ class AsyncInference:
         self._failure: BaseException | None = None
         self._closed = False
 
-    async def __aenter__(self) -> AsyncInference:
+    async def init(self) -> None:
+        """Open the clients and the sink watcher (``start()``)."""
         await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     @property
     def in_flight(self) -> int:
