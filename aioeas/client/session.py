@@ -415,16 +415,19 @@ class PredictClient(AsyncResource):
             data = bytes(body)
         else:
             raise UsageError(f"a request body is bytes or str, got {type(body).__name__}")
-        data = _compression.compress(
-            data, _compression.check(compression) if compression else self._compression
-        )
+        if compression:
+            data = _compression.compress(data, _compression.check(compression))
+        elif self._compression is not None:
+            data = _compression.compress(data, self._compression)
         attempt_timeout = Timeout.coerce(timeout) if timeout is not None else self._timeout
         policy = retry if retry is not None else self._retry
-        query_string = check_url("the query", encode_query(query))
-        content_type = _content_type(content_type)
+        query_string = "" if query is None else check_url("the query", encode_query(query))
+        if content_type is not None:
+            content_type = _content_type(content_type)
         if headers is not None:
             headers = check_headers(headers)
-        self._open()
+        if self._state is not State.OPEN:
+            self._open()
         return await self._send(
             data,
             content_type=content_type,

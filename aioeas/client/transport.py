@@ -159,7 +159,7 @@ class AiohttpTransport:
     ) -> HTTPResponse:
         # The last line of defence against header injection: nothing that would break the
         # request line or a header leaves this process (the callers check earlier).
-        check_url("the URL", url)
+        target = _url(url)  # checked once per distinct URL, there
         sent_headers = check_headers(headers)
         session = self._get_session()
         client_timeout = _client_timeout(timeout)
@@ -169,7 +169,7 @@ class AiohttpTransport:
         try:
             async with session.request(
                 method,
-                _url(url),  # sent exactly as it was signed
+                target,  # sent exactly as it was signed
                 headers=sent_headers,
                 data=data,
                 timeout=client_timeout,
@@ -206,8 +206,9 @@ class AiohttpTransport:
 
 @functools.lru_cache(maxsize=256)
 def _url(url: str) -> URL:
-    """The URL as given (already encoded), parsed once per distinct URL: a gateway client
-    sends every request to the same one."""
+    """The URL as given (already encoded), checked and parsed once per distinct URL: a
+    gateway client sends every request to the same one."""
+    check_url("the URL", url)
     return URL(url, encoded=True)
 
 
