@@ -74,6 +74,17 @@ class FanOut(Generic[T]):
         self._closed = False
         self._started = False
         self._done = 0
+        self._running = 0  # started and not finished: what ``concurrency`` bounds
+        # In input order, finished results may wait behind a slow one: up to four times
+        # ``concurrency`` requests are held (running, or done and waiting their turn) so
+        # that one slow request does not stall the others, while memory stays bounded.
+        # As completed, a result is handed out as soon as it is done: no waiting.
+        self._held_limit = 4 * concurrency if ordered else concurrency
+
+    @property
+    def running(self) -> int:
+        """Requests started and not finished: never more than ``concurrency``."""
+        return self._running
 
     @property
     def in_flight(self) -> int:
@@ -113,13 +124,22 @@ class FanOut(Generic[T]):
         except StopIteration:
             return False, None
 
+    def _finished(self, task: asyncio.Task[T]) -> None:
+        self._running -= 1
+
     async def _fill(self) -> None:
-        while not self._exhausted and self.in_flight < self._concurrency:
+        while (
+            not self._exhausted
+            and self._running < self._concurrency
+            and self.in_flight < self._held_limit
+        ):
             more, request = await self._next_request()
             if not more:
                 self._exhausted = True
                 break
             task: asyncio.Task[T] = asyncio.get_running_loop().create_task(self._call(request))
+            self._running += 1
+            task.add_done_callback(self._finished)
             if self._ordered:
                 self._window.append(task)
             else:
@@ -132,11 +152,14 @@ class FanOut(Generic[T]):
         try:
             await self._fill()
             if self._ordered:
+                # wait for the head, starting new requests as others finish meanwhile
+                while self._window and not self._window[0].done():
+                    running = [t for t in self._window if not t.done()]
+                    await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                    await self._fill()
                 if not self._window:
                     raise StopAsyncIteration
-                task = self._window[0]
-                await asyncio.wait([task])
-                self._window.popleft()
+                task = self._window.popleft()
             else:
                 if not self._ready:
                     if not self._pending:

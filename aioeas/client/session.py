@@ -477,6 +477,10 @@ class PredictClient(AsyncResource):
     ) -> FanOut[R] | FanOut[R | Exception]:
         """Predict every request, at most ``concurrency`` at once.
 
+        In input order, answers that are ready wait behind a slower earlier one while new
+        requests keep starting, up to four times ``concurrency`` held in all (so memory
+        stays bounded and one slow request does not stall the run).
+
         The result is an async iterator over the answers (in input order, or as they
         complete with ``ordered=False``), an awaitable of the whole list, and an async
         context manager that cancels what is in flight on exit. With

@@ -132,3 +132,40 @@ async def test_per_call_retry_and_timeout_apply_to_every_request(emu: Emulator) 
             timeout=10.0,
         )
     assert [_index(r) for r in results] == list(range(20))
+
+
+async def test_in_order_a_slow_head_does_not_stall_the_others(emu: Emulator) -> None:
+    """Ordered results wait behind a slow first request, but new requests keep starting
+    (never more than ``concurrency`` running, at most four times that held)."""
+    release = asyncio.Event()
+    sixteen = asyncio.Event()
+    seen: list[int] = []
+
+    async def processor(inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        i = int(inputs["x"].reshape(-1)[0])
+        seen.append(i)
+        if len(seen) == 16:
+            sixteen.set()
+        if i == 0:
+            await release.wait()
+        return {"y": inputs["x"]}
+
+    emu.add_tf_service("slow_head", processor)
+    async with PredictClient(emu.url, "slow_head") as client:
+        reqs = [TFRequest().add_feed("x", np.array([i], np.int64)) for i in range(100)]
+        fan = client.predict_many(reqs, concurrency=4)
+        async with fan:
+            first = asyncio.ensure_future(fan.__anext__())
+            # the head is held; the fan-out goes on until it holds 16 (4 x concurrency)
+            await asyncio.wait_for(sixteen.wait(), timeout=60)  # a bound, not a pace
+            assert fan.running <= 4
+            for _ in range(100):  # and not further, however long the head takes
+                await asyncio.sleep(0)
+            assert len(seen) == 16
+            assert fan.in_flight == 16
+            release.set()
+            out = [int((await first)["y"][0])]
+            async for resp in fan:
+                out.append(int(resp["y"][0]))
+                assert fan.running <= 4
+    assert out == list(range(100))
