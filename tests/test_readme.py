@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,3 +28,35 @@ def test_readme_demo_command_runs_the_demo() -> None:
     assert len(demo) == 1
     assert demo[0].startswith("python3 -m venv .venv && ")
     assert demo[0].endswith("-m aioeas demo")
+
+
+def test_readme_python_example_runs_against_the_emulator() -> None:
+    """The README's example, with its endpoint and token pointed at a local emulator."""
+    code = re.findall(r"```python\n(.+?)\n```", (ROOT / "README.md").read_text(), re.S)
+    assert len(code) == 1
+    emulator = subprocess.Popen(
+        [sys.executable, "-m", "aioeas.emulator", "--port", "0", "--token", "t0k"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert emulator.stdout is not None
+        url = emulator.stdout.readline().split()[-1]
+        assert url.startswith("http://127.0.0.1:")
+        program = (
+            code[0]
+            .replace('"http://182848887922****.cn-shanghai.pai-eas.aliyuncs.com"', repr(url))
+            .replace('token="..."', 'token="t0k"')
+        )
+        assert url in program
+        done = subprocess.run(
+            [sys.executable, "-W", "error", "-c", program],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.startswith("[[")  # the scores array, [1, 10]
+    finally:
+        emulator.terminate()
+        emulator.communicate(timeout=30)  # reaps it and closes its stdout
