@@ -18,10 +18,10 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
-__all__ = ["combine", "round_result"]
+__all__ = ["combine", "percentile", "round_result"]
 
 
-def _pct(sorted_ns: list[int], q: float) -> float:
+def percentile(sorted_ns: list[int] | list[float], q: float) -> float:
     """The q-quantile by linear interpolation between closest ranks (numpy's default)."""
     if not sorted_ns:
         return float("nan")
@@ -39,8 +39,8 @@ def round_result(
         "n": n,
         "elapsed_s": elapsed_ns / 1e9,
         "rps": n / (elapsed_ns / 1e9),
-        "p50_ns": _pct(lat, 0.50),
-        "p99_ns": _pct(lat, 0.99),
+        "p50_ns": percentile(lat, 0.50),
+        "p99_ns": percentile(lat, 0.99),
         "cpu_us": None if cpu_s is None else cpu_s * 1e6 / n,
     }
 

@@ -69,6 +69,7 @@ sys.path.insert(0, str(HERE))
 
 import aiohttp  # noqa: E402
 from _load import combine, round_result  # noqa: E402
+from _procs import ServerProcess, pin  # noqa: E402
 from _timing import fmt_ns  # noqa: E402
 from bench_codecs import loadavg, local_facts, official_python  # noqa: E402
 from yarl import URL  # noqa: E402
@@ -152,14 +153,8 @@ def make_workload(name: str, server: str) -> Workload:
 # ----------------------------------------------------------------------------- processes
 
 
-def _pin(cpus: set[int] | None) -> Callable[[], None] | None:
-    if cpus is None:
-        return None
-    return lambda: os.sched_setaffinity(0, cpus)
-
-
-class Server:
-    """A server process; its URL from the first line it prints; its CPU time from /proc."""
+class Server(ServerProcess):
+    """The echo server or the emulator, in its own process."""
 
     def __init__(self, kind: str, cpus: set[int] | None) -> None:
         if kind == "echo":
@@ -167,29 +162,7 @@ class Server:
         else:
             cmd = [sys.executable, "-m", "aioeas.emulator", "--port", "0"]
         self.kind = kind
-        self.proc = subprocess.Popen(
-            cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True, preexec_fn=_pin(cpus)
-        )
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        if "listening on" not in line:
-            self.stop()
-            raise RuntimeError(f"{kind} server did not start: {line!r}")
-        self.url = line.rsplit(" ", 1)[-1].strip()
-        self._tick = os.sysconf("SC_CLK_TCK")
-
-    def cpu_s(self) -> float:
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / self._tick  # utime + stime
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        super().__init__(cmd, cpus, f"{kind} server", stop_wait=5)
 
 
 class Official:
@@ -202,7 +175,7 @@ class Official:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
-            preexec_fn=_pin(cpus),
+            preexec_fn=pin(cpus),
         )
 
     def call(self, **cmd: Any) -> Any:

@@ -63,6 +63,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
+from _load import percentile  # noqa: E402
+from _procs import ServerProcess, pin  # noqa: E402
 from bench_codecs import loadavg, local_facts  # noqa: E402
 
 import aioeas  # noqa: E402, F401
@@ -86,13 +88,7 @@ def digest(indexes: list[int]) -> str:
 # ----------------------------------------------------------------------------- processes
 
 
-def _pin(cpus: set[int] | None) -> Callable[[], None] | None:
-    if cpus is None:
-        return None
-    return lambda: os.sched_setaffinity(0, cpus)
-
-
-class EmulatorProcess:
+class EmulatorProcess(ServerProcess):
     """``python -m aioeas.emulator`` with the benchmark's queues; CPU time from /proc."""
 
     def __init__(self, queues: list[str], cpus: set[int] | None, profile_to: str | None) -> None:
@@ -105,30 +101,7 @@ class EmulatorProcess:
             "--queue",
             f"{ECHO_QUEUE}=echo:{WORKER_CONCURRENCY}",
         ]
-        self.proc = subprocess.Popen(
-            cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True, preexec_fn=_pin(cpus)
-        )
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        if "listening on" not in line:
-            self.stop()
-            raise RuntimeError(f"the emulator did not start: {line!r}")
-        self.url = line.rsplit(" ", 1)[-1].strip()
-        self.pid = self.proc.pid
-        self._tick = os.sysconf("SC_CLK_TCK")
-
-    def cpu_s(self) -> float:
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / self._tick  # utime + stime
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        super().__init__(cmd, cpus, "the emulator", stop_wait=15)
 
 
 def official_python() -> Path:
@@ -160,7 +133,7 @@ def official_round(
         text=True,
         check=True,
         cwd=ROOT,
-        preexec_fn=_pin(cpus),
+        preexec_fn=pin(cpus),
         timeout=600,
     )
     answer = json.loads(proc.stdout)
@@ -283,15 +256,6 @@ def check_round(who: str, r: dict[str, Any], attrs: dict[str, str], n: int) -> l
 
 
 # ----------------------------------------------------------------------------- workload 2
-
-
-def percentile(sorted_values: list[float], p: float) -> float:
-    if not sorted_values:
-        return float("nan")
-    k = (len(sorted_values) - 1) * p
-    lo = int(k)
-    hi = min(lo + 1, len(sorted_values) - 1)
-    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (k - lo)
 
 
 async def submit_rounds(
