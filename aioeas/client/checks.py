@@ -20,6 +20,7 @@ __all__ = [
     "check_headers",
     "check_service_name",
     "check_url",
+    "is_header_name",
 ]
 
 #: Control characters: CR and LF split headers, NUL and the rest have no place in them.
@@ -52,6 +53,11 @@ def check_header_value(what: str, value: object, *, secret: bool = False) -> str
         shown = "" if secret else f": {_shown(value)}"
         raise UsageError(f"{what} must not contain control characters (CR, LF, NUL...){shown}")
     return value
+
+
+def is_header_name(name: str) -> bool:
+    """Whether ``name`` is a valid header name (an RFC 9110 token)."""
+    return _TOKEN.fullmatch(name) is not None
 
 
 def check_header_name(name: object) -> str:

@@ -43,6 +43,7 @@ from typing import Literal, NamedTuple
 
 import aiohttp
 
+from aioeas.client.checks import check_header_value
 from aioeas.client.config import PoolLimits, Timeout
 from aioeas.client.lifecycle import AsyncResource, State
 from aioeas.client.retry import RetryPolicy, RetrySchedule
@@ -123,7 +124,7 @@ class QueueClient(AsyncResource):
         self._base_url = proto.queue_url(endpoint, queue_name, custom_url)
         self._queue_name = queue_name or custom_url
         self._token = token or ""
-        proto.check_header_value("token", self._token)
+        check_header_value("the token", self._token, secret=True)
         self._identity = Identity(uid=uid if uid is not None else str(uuid.uuid4()), gid=gid)
         self._timeout = Timeout.coerce(timeout)
         self._retry = retry if retry is not None else RetryPolicy()
@@ -213,7 +214,7 @@ class QueueClient(AsyncResource):
     # -- familiar setters ------------------------------------------------------------
 
     def set_token(self, token: str) -> None:
-        proto.check_header_value("token", token or "")
+        check_header_value("the token", token or "", secret=True)
         self._token = token or ""
 
     def set_timeout(self, timeout: float) -> None:
@@ -319,7 +320,7 @@ class QueueClient(AsyncResource):
         proto.check_index(index, what="index", minimum=-1)
         proto.check_index(length, what="length", minimum=1)
         if request_id is not None:
-            proto.check_header_value("request_id", request_id)
+            check_header_value("request_id", request_id)
         wire, seconds = proto.parse_timeout(timeout)
         query = proto.get_query(
             index=index,

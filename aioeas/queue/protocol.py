@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import quote, urlencode
 
+from aioeas.client.checks import check_header_name, check_header_value, is_header_name
 from aioeas.client.endpoints import normalize_endpoint
 from aioeas.codecs.frames import decode_attributes
 from aioeas.errors import (
@@ -73,8 +74,6 @@ HEADER_REQUEST_ID = "X-Eas-Queueservice-Request-Id"
 ACCEPT_PROTOBUF = "application/vnd.google.protobuf"
 DEFAULT_GID = "eas"
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _NACK_CODE = re.compile(r"(?:[A-Z][a-z0-9]*|[0-9]+)+")
 _DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
 _UNIT_SECONDS = {
@@ -114,8 +113,8 @@ class Identity:
         if not self.uid or not self.gid:
             raise UsageError("uid and gid must not be empty")
         for name in (self.uid_header, self.gid_header, self.priority_header):
-            if name is not None and not _HEADER_NAME.fullmatch(name):
-                raise UsageError(f"{name!r} is not a valid header name")
+            if name is not None:
+                check_header_name(name)
 
     def headers(self, token: str, *, accept: str | None = None) -> dict[str, str]:
         """A new dict for every call (never shared between concurrent calls)."""
@@ -135,7 +134,7 @@ def identity_from_attributes(identity: Identity, attributes: Mapping[str, str]) 
 
     def pick(key: str, default: str | None) -> str | None:
         value = attributes.get(key)
-        return value if isinstance(value, str) and _HEADER_NAME.fullmatch(value) else default
+        return value if isinstance(value, str) and is_header_name(value) else default
 
     return Identity(
         uid=identity.uid,
@@ -147,15 +146,6 @@ def identity_from_attributes(identity: Identity, attributes: Mapping[str, str]) 
 
 
 # ---------------------------------------------------------------------------- validation
-
-
-def check_header_value(what: str, value: object) -> None:
-    """A string without control characters (CR/LF would split a header)."""
-    if not isinstance(value, str):
-        raise UsageError(f"{what} must be a str, got {type(value).__name__}")
-    if _CONTROL.search(value):
-        shown = "" if what == "token" else f": {value!r}"  # a secret is never quoted
-        raise UsageError(f"{what} must not contain control characters (CR, LF, NUL...){shown}")
 
 
 def check_tags(tags: Mapping[str, str] | None) -> dict[str, str]:
