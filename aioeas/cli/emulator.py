@@ -13,25 +13,29 @@ from __future__ import annotations
 import asyncio
 import re
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from aioeas.cli.options import run
+
+if TYPE_CHECKING:
+    from aioeas.emulator.specs import QueueSpec
 
 __all__ = ["emulator"]
 
 _FAULT = re.compile(r"(?P<service>[^=]+)=(?P<status>\d{3})@(?P<rate>0?\.\d+|[01](?:\.0*)?)")
 
 
-def _parse_queues(specs: tuple[str, ...]) -> list[tuple[str, str | None]]:
+def _parse_queues(specs: tuple[str, ...]) -> list[QueueSpec]:
+    from aioeas.emulator.specs import parse_queue_spec  # the emulator loads only when run
+
     out = []
     for spec in specs:
-        name, sep, service = spec.partition("=")
-        if not name or (sep and not service):
-            raise click.BadParameter(
-                f"a queue is NAME or NAME=SERVICE, got {spec!r}", param_hint="--queue"
-            )
-        out.append((name, service or None))
+        try:
+            out.append(parse_queue_spec(spec))
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--queue") from None
     return out
 
 
@@ -66,9 +70,10 @@ def _parse_faults(specs: tuple[str, ...]) -> list[tuple[str, int, float]]:
     "--queue",
     "queues",
     multiple=True,
-    metavar="NAME[=SERVICE]",
+    metavar="NAME[=SERVICE[:N]]",
     help="Add a queue service; with =SERVICE, a worker predicts each record with "
-    "that service (e.g. mnist_async=mnist_saved_model_example). Repeatable.",
+    "that service, N at a time (default --workers), e.g. "
+    "mnist_async=mnist_saved_model_example:8. Repeatable.",
 )
 @click.option(
     "--workers",
@@ -103,13 +108,13 @@ def emulator(
 
     async def serve(stop: asyncio.Event) -> None:
         emu = Emulator(token=token, host=host, port=port, backends=backends, seed=seed)
-        for name, service in queue_specs:
+        for name, service, concurrency in queue_specs:
             if service is not None and service not in emu.services:
                 raise click.BadParameter(
                     f"no service {service!r}; there are {', '.join(sorted(emu.services))}",
                     param_hint="--queue",
                 )
-            emu.add_queue_service(name, processor=service, concurrency=workers)
+            emu.add_queue_service(name, processor=service, concurrency=concurrency or workers)
         for service, status, rate in fault_specs:
             if service not in emu.services:
                 raise click.BadParameter(f"no service {service!r}", param_hint="--fault")
@@ -119,8 +124,8 @@ def emulator(
             for svc in emu.services.values():
                 ports = ", ".join(str(b.port) for b in svc.backends)
                 click.echo(f"  {svc.name} ({svc.kind}): backends on {ports}")
-            for name, service in queue_specs:
-                worker = f", worker runs {service}" if service else ""
+            for name, service, concurrency in queue_specs:
+                worker = f", worker runs {service} x{concurrency or workers}" if service else ""
                 click.echo(f"  {name} (queue): {name} and {name}/sink{worker}")
             sys.stdout.flush()
             await stop.wait()

@@ -19,40 +19,19 @@ import asyncio
 import contextlib
 import signal
 import sys
-from typing import NamedTuple
 
 from aioeas.emulator.server import Emulator
+from aioeas.emulator.specs import QueueSpec, parse_queue_spec
 
 __all__ = ["QueueSpec", "main"]
 
 
-class QueueSpec(NamedTuple):
-    """One ``--queue`` option: a queue service, with a worker when ``processor`` is set."""
-
-    name: str
-    processor: str | None = None
-    concurrency: int | None = None  # None: --workers
-
-
 def queue_spec(text: str) -> QueueSpec:
-    """Parse ``NAME``, ``NAME=SERVICE`` or ``NAME=SERVICE:CONCURRENCY``."""
-    name, sep, rest = text.partition("=")
-    if not name or "/" in name:
-        raise argparse.ArgumentTypeError(f"a queue name is non-empty and has no '/': {text!r}")
-    if not sep:
-        return QueueSpec(name)
-    service, colon, number = rest.partition(":")
-    if not service:
-        raise argparse.ArgumentTypeError(f"expected NAME=SERVICE[:CONCURRENCY], got {text!r}")
-    concurrency = None
-    if colon:
-        try:
-            concurrency = int(number)
-        except ValueError:
-            concurrency = 0
-        if concurrency < 1:
-            raise argparse.ArgumentTypeError(f"CONCURRENCY is 1 or more, got {text!r}")
-    return QueueSpec(name, service, concurrency)
+    """Parse ``NAME``, ``NAME=SERVICE`` or ``NAME=SERVICE:CONCURRENCY`` for argparse."""
+    try:
+        return parse_queue_spec(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _parser() -> argparse.ArgumentParser:

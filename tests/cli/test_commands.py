@@ -94,15 +94,17 @@ def test_codecs_still_runs() -> None:
 def test_emulator_command_serves_queues_until_ctrl_c() -> None:
     proc = spawn(
         "emulator", "--port", "0", "--token", "t", "--backends", "2",
-        "--queue", "mq=scorecard_pmml_example", "--fault", "echo=503@1",
+        "--queue", "mq=scorecard_pmml_example:2", "--fault", "echo=503@1",
     )  # fmt: skip
     try:
         assert proc.stdout is not None
         first = proc.stdout.readline()
         assert first.startswith("aioeas emulator listening on http://127.0.0.1:")
         url = first.split()[-1]
-        while "mq (queue)" not in proc.stdout.readline():
-            pass
+        line = proc.stdout.readline()
+        while "mq (queue)" not in line:
+            line = proc.stdout.readline()
+        assert line.rstrip().endswith("worker runs scorecard_pmml_example x2")
         env = {"EAS_ENDPOINT": url, "EAS_TOKEN": "t", "EAS_QUEUE_NAME": "mq"}
         put = invoke("queue", "put", '[{"fea1": 1, "fea2": 2}]', env=env)
         assert put.code == 0, put.err
@@ -126,6 +128,8 @@ def test_emulator_command_serves_queues_until_ctrl_c() -> None:
     ("args", "message"),
     [
         (["--queue", "q=nope"], "no service 'nope'"),
+        (["--queue", "q=echo:0"], "CONCURRENCY is 1 or more"),
+        (["--queue", "a/b"], "a queue name is non-empty and has no '/'"),
         (["--fault", "echo=503"], "a fault is SERVICE=STATUS@RATE"),
     ],
 )
