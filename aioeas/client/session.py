@@ -36,7 +36,7 @@ from typing import Literal, Protocol, TypeVar, overload
 import aiohttp
 
 from aioeas.client import compression as _compression
-from aioeas.client.auth import DEFAULT_CONTENT_TYPE, sign
+from aioeas.client.auth import DEFAULT_CONTENT_TYPE, Signer
 from aioeas.client.checks import (
     check_header_value,
     check_headers,
@@ -166,6 +166,7 @@ class PredictClient(AsyncResource):
         self._custom_url = check_url("custom_url", custom_url or "")
         self._endpoint_type = endpoint_type
         self._token = check_header_value("the token", token or "", secret=True)
+        self._signer: Signer | None = None
         self._timeout = Timeout.coerce(timeout)
         self._retry = retry if retry is not None else RetryPolicy()
         self._pool = pool if pool is not None else PoolLimits()
@@ -261,6 +262,7 @@ class PredictClient(AsyncResource):
         if self._state is State.CLOSED:
             return
         self._state = State.CLOSED
+        self._signer = None  # the keyed HMAC holds the token: gone with the client
         discovery, self._discovery = self._discovery, None
         if discovery is not None:
             await discovery.stop()
@@ -299,6 +301,7 @@ class PredictClient(AsyncResource):
 
     def set_token(self, token: str) -> None:
         self._token = check_header_value("the token", token or "", secret=True)
+        self._signer = None
 
     def set_timeout(self, timeout: float) -> None:
         """Per-attempt timeout in **milliseconds**, as the official SDK (default 5000)."""
@@ -544,8 +547,11 @@ class PredictClient(AsyncResource):
             merged = dict(base)
         ctype = content_type or given_type or self._content_type or DEFAULT_CONTENT_TYPE
         if self._token and resource is not None:
+            signer = self._signer
+            if signer is None:
+                signer = self._signer = Signer(self._token)
             merged.update(
-                sign(self._token, body, resource=resource, now=self._clock(), content_type=ctype)
+                signer.sign(body, resource=resource, now=self._clock(), content_type=ctype)
             )
         else:
             merged["Content-Type"] = ctype
