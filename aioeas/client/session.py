@@ -167,6 +167,7 @@ class PredictClient(AsyncResource):
         self._endpoint_type = endpoint_type
         self._token = check_header_value("the token", token or "", secret=True)
         self._signer: Signer | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._timeout = Timeout.coerce(timeout)
         self._retry = retry if retry is not None else RetryPolicy()
         self._pool = pool if pool is not None else PoolLimits()
@@ -220,7 +221,7 @@ class PredictClient(AsyncResource):
             return
         if self._state is State.CLOSED:
             raise UsageError("this PredictClient is closed; make a new one")
-        asyncio.get_running_loop()  # a session belongs to a running loop
+        self._loop = asyncio.get_running_loop()  # a session belongs to a running loop
         env = self._env if self._env is not None else os.environ
         spec = resolve_endpoint(
             endpoint=self._endpoint,
@@ -263,6 +264,13 @@ class PredictClient(AsyncResource):
             return
         self._state = State.CLOSED
         self._signer = None  # the keyed HMAC holds the token: gone with the client
+        if self._loop is not None and self._loop is not asyncio.get_running_loop():
+            # its session and tasks belong to a loop that is not running (asyncio.run() has
+            # closed it): nothing of them can be awaited here, and nothing is left to send
+            self._discovery = None
+            if self._owns_transport:
+                self._transport = None  # its sockets close when it is collected
+            return
         discovery, self._discovery = self._discovery, None
         if discovery is not None:
             await discovery.stop()
@@ -574,6 +582,8 @@ class PredictClient(AsyncResource):
         if spec is None or transport is None:
             raise UsageError("this PredictClient is closed; make a new one")
         loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            raise self._other_loop()
         schedule = RetrySchedule(policy, start=loop.time(), random=self._random)
         if isinstance(spec, DirectEndpoint):
             if discovery is None:
@@ -638,6 +648,13 @@ class PredictClient(AsyncResource):
             failed = backend
             if delay > 0:
                 await asyncio.sleep(delay)
+
+    def _other_loop(self) -> UsageError:
+        return UsageError(
+            "this PredictClient was opened in another event loop (each asyncio.run() makes "
+            "a new one and closes it at the end): make the client in the loop that uses it, "
+            "e.g. 'async with PredictClient(...)' inside the coroutine that asyncio.run() runs"
+        )
 
     @staticmethod
     def _clip(timeout: Timeout, remaining: float | None) -> Timeout:
