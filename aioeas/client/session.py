@@ -36,7 +36,7 @@ from typing import Literal, Protocol, TypeVar, overload
 import aiohttp
 
 from aioeas.client import compression as _compression
-from aioeas.client.auth import DEFAULT_CONTENT_TYPE, sign
+from aioeas.client.auth import DEFAULT_CONTENT_TYPE, Signer
 from aioeas.client.checks import (
     check_header_value,
     check_headers,
@@ -166,6 +166,8 @@ class PredictClient(AsyncResource):
         self._custom_url = check_url("custom_url", custom_url or "")
         self._endpoint_type = endpoint_type
         self._token = check_header_value("the token", token or "", secret=True)
+        self._signer: Signer | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._timeout = Timeout.coerce(timeout)
         self._retry = retry if retry is not None else RetryPolicy()
         self._pool = pool if pool is not None else PoolLimits()
@@ -219,7 +221,7 @@ class PredictClient(AsyncResource):
             return
         if self._state is State.CLOSED:
             raise UsageError("this PredictClient is closed; make a new one")
-        asyncio.get_running_loop()  # a session belongs to a running loop
+        self._loop = asyncio.get_running_loop()  # a session belongs to a running loop
         env = self._env if self._env is not None else os.environ
         spec = resolve_endpoint(
             endpoint=self._endpoint,
@@ -261,6 +263,14 @@ class PredictClient(AsyncResource):
         if self._state is State.CLOSED:
             return
         self._state = State.CLOSED
+        self._signer = None  # the keyed HMAC holds the token: gone with the client
+        if self._loop is not None and self._loop is not asyncio.get_running_loop():
+            # its session and tasks belong to a loop that is not running (asyncio.run() has
+            # closed it): nothing of them can be awaited here, and nothing is left to send
+            self._discovery = None
+            if self._owns_transport:
+                self._transport = None  # its sockets close when it is collected
+            return
         discovery, self._discovery = self._discovery, None
         if discovery is not None:
             await discovery.stop()
@@ -299,6 +309,7 @@ class PredictClient(AsyncResource):
 
     def set_token(self, token: str) -> None:
         self._token = check_header_value("the token", token or "", secret=True)
+        self._signer = None
 
     def set_timeout(self, timeout: float) -> None:
         """Per-attempt timeout in **milliseconds**, as the official SDK (default 5000)."""
@@ -544,8 +555,11 @@ class PredictClient(AsyncResource):
             merged = dict(base)
         ctype = content_type or given_type or self._content_type or DEFAULT_CONTENT_TYPE
         if self._token and resource is not None:
+            signer = self._signer
+            if signer is None:
+                signer = self._signer = Signer(self._token)
             merged.update(
-                sign(self._token, body, resource=resource, now=self._clock(), content_type=ctype)
+                signer.sign(body, resource=resource, now=self._clock(), content_type=ctype)
             )
         else:
             merged["Content-Type"] = ctype
@@ -568,6 +582,8 @@ class PredictClient(AsyncResource):
         if spec is None or transport is None:
             raise UsageError("this PredictClient is closed; make a new one")
         loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            raise self._other_loop()
         schedule = RetrySchedule(policy, start=loop.time(), random=self._random)
         if isinstance(spec, DirectEndpoint):
             if discovery is None:
@@ -632,6 +648,13 @@ class PredictClient(AsyncResource):
             failed = backend
             if delay > 0:
                 await asyncio.sleep(delay)
+
+    def _other_loop(self) -> UsageError:
+        return UsageError(
+            "this PredictClient was opened in another event loop (each asyncio.run() makes "
+            "a new one and closes it at the end): make the client in the loop that uses it, "
+            "e.g. 'async with PredictClient(...)' inside the coroutine that asyncio.run() runs"
+        )
 
     @staticmethod
     def _clip(timeout: Timeout, remaining: float | None) -> Timeout:

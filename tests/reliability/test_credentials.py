@@ -454,3 +454,30 @@ async def test_path_tag_and_query_values_are_url_encoded() -> None:
             got = await queue.get(tags={"k": tricky}, timeout=0)
         assert [r.tags["k"] for r in got] == [tricky]
         assert got[0].data == b"data"
+
+
+def _live_signers() -> int:
+    import gc
+
+    from aioeas.client.auth import Signer
+
+    gc.collect()
+    return sum(1 for o in gc.get_objects() if type(o) is Signer)
+
+
+async def test_the_keyed_signer_is_dropped_when_the_client_closes() -> None:
+    """The HMAC keyed with the token is the client's own, not a module-level cache that
+    keeps the last tokens after their clients are gone."""
+    before = _live_signers()
+    async with Emulator(token=TOKEN) as emu:
+        client = PredictClient(emu.url, "echo", token=TOKEN, retry=ONCE)
+        async with client:
+            await client.predict(StringRequest("signed"))
+            await client.predict(StringRequest("signed again"))
+            assert _live_signers() == before + 1  # one per client, made once
+            client.set_token(TOKEN + "2")  # a new token: the old key is dropped at once
+            assert _live_signers() == before
+            with pytest.raises(AuthError):
+                await client.predict(StringRequest("wrong token"))
+            assert _live_signers() == before + 1
+        assert _live_signers() == before

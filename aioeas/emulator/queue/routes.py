@@ -280,6 +280,7 @@ async def _watch(request: web.Request, queue: Queue) -> web.StreamResponse:
     )
     conn = _Connection(queue, consumer, request)
     connections[consumer.id] = conn
+    queue.cutters[consumer.id] = conn.cut
     try:
         if is_ws:
             return await _watch_ws(request, ws, conn)
@@ -288,6 +289,8 @@ async def _watch(request: web.Request, queue: Queue) -> web.StreamResponse:
         conn.disconnect()
         if connections.get(consumer.id) is conn:
             del connections[consumer.id]
+        if queue.cutters.get(consumer.id) == conn.cut:
+            del queue.cutters[consumer.id]
 
 
 async def _watch_ws(
