@@ -3,6 +3,8 @@ both ways, and their refusal of malformed bytes."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -121,3 +123,116 @@ def test_index_must_be_uint64() -> None:
         encode_frame(index=-1)
     with pytest.raises(UsageError):
         encode_frame_list([Frame(2**64, {}, b"", "")])
+
+
+# A malformed message names the message (or map) being read and why, exactly: the
+# watcher logs it, and "cannot decode DataFrameProto.tags: field 1 has wire type 0" is
+# what tells a reader which server answer was wrong.
+@pytest.mark.parametrize(
+    ("decode", "body", "what", "reason"),
+    [
+        (decode_frame, b"\x0a\x01x", "DataFrameProto", "field 1 has wire type 2, expected 0"),
+        (decode_frame, b"\x10\x01", "DataFrameProto", "field 2 has wire type 0, expected 2"),
+        (decode_frame, b"\x18\x01", "DataFrameProto", "field 3 has wire type 0, expected 2"),
+        (decode_frame, b"\x20\x01", "DataFrameProto", "field 4 has wire type 0, expected 2"),
+        (decode_frame, b"\x08", "DataFrameProto", "a varint runs past the end of its field"),
+        (
+            decode_frame,
+            b"\x22\x02\xff\xfe",
+            "DataFrameProto",
+            "a string field is not UTF-8 (invalid start byte)",
+        ),
+        (
+            decode_frame,
+            b"\x12\x02\x08\x01",
+            "DataFrameProto.tags",
+            "field 1 has wire type 0, expected 2",
+        ),
+        (
+            decode_frame,
+            b"\x12\x02\x10\x01",
+            "DataFrameProto.tags",
+            "field 2 has wire type 0, expected 2",
+        ),
+        (
+            decode_frame,
+            b"\x12\x01\x0a",
+            "DataFrameProto.tags",
+            "a varint runs past the end of its field",
+        ),
+        (
+            decode_frame,
+            b"\x12\x04\x0a\x02\xc3\x28",
+            "DataFrameProto.tags",
+            "a string field is not UTF-8 (invalid continuation byte)",
+        ),
+        (
+            decode_frame,
+            b"\x12\x04\x12\x02\xc3\x28",
+            "DataFrameProto.tags",
+            "a string field is not UTF-8 (invalid continuation byte)",
+        ),
+        (
+            decode_frame_list,
+            b"\x08\x01",
+            "DataFrameListProto",
+            "field 1 has wire type 0, expected 2",
+        ),
+        (
+            decode_frame_list,
+            b"\x0a",
+            "DataFrameListProto",
+            "a varint runs past the end of its field",
+        ),
+        (
+            decode_frame_list,
+            b"\x0a\x01\x08",
+            "DataFrameProto",
+            "a varint runs past the end of its field",
+        ),
+        (decode_attributes, b"\x08\x01", "AttributesProto", "field 1 has wire type 0, expected 2"),
+        (decode_attributes, b"\x0a", "AttributesProto", "a varint runs past the end of its field"),
+        (
+            decode_attributes,
+            b"\x0a\x02\x08\x01",
+            "AttributesProto.attributes",
+            "field 1 has wire type 0, expected 2",
+        ),
+        (
+            decode_attributes,
+            b"\x0a\x02\x10\x01",
+            "AttributesProto.attributes",
+            "field 2 has wire type 0, expected 2",
+        ),
+        (
+            decode_attributes,
+            b"\x0a\x01\x0a",
+            "AttributesProto.attributes",
+            "a varint runs past the end of its field",
+        ),
+        (
+            decode_attributes,
+            b"\x0a\x04\x12\x02\xc3\x28",
+            "AttributesProto.attributes",
+            "a string field is not UTF-8 (invalid continuation byte)",
+        ),
+    ],
+)
+def test_a_decode_error_names_what_was_read_and_why(
+    decode: Callable[[bytes], object], body: bytes, what: str, reason: str
+) -> None:
+    with pytest.raises(DecodeError) as caught:
+        decode(body)
+    assert (caught.value.what, caught.value.reason) == (what, reason)
+
+
+def test_a_map_entry_without_key_or_value_has_empty_strings() -> None:
+    """proto3 leaves an empty key or value out of the entry; reading one back gives ``""``."""
+    assert decode_frame(encode_frame(tags={"": "v", "k": ""})).tags == {"": "v", "k": ""}
+    assert decode_frame(b"\x12\x00").tags == {"": ""}  # an entry with neither
+    assert decode_attributes(encode_attributes({"": "", "a": ""})) == {"": "", "a": ""}
+
+
+def test_a_bad_index_is_named_in_the_error() -> None:
+    with pytest.raises(UsageError, match=r"^a record index is a uint64, got -1$"):
+        encode_frame(index=-1)
