@@ -1,0 +1,77 @@
+"""Edges of the tensor checks and the wire writer that the request tests never reach.
+
+Each case here was found by mutation testing (docs/mutation.md): the code could be changed
+without any test failing. An empty batch (a zero dimension), a dtype given as a numpy type
+or a bare code, the advice an unsupported dtype gets, and the size of a writer that was
+extended (it is the length prefix when the writer is nested).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from aioeas.codecs.convert import check_name, check_shape, infer_dtype, to_data_type
+from aioeas.codecs.dtypes import DataType
+from aioeas.codecs.wire import LEN, Writer, iter_fields
+from aioeas.errors import InvalidTensorError
+
+
+def test_a_zero_dimension_is_a_shape_an_empty_batch_has() -> None:
+    assert check_shape([0, 3]) == (0, 3)
+    assert check_shape(np.array([2, 0])) == (2, 0)
+    with pytest.raises(InvalidTensorError, match="negative dimension"):
+        check_shape([2, -1])
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        (1, DataType.DT_FLOAT),  # TFRequest.DT_FLOAT is a plain int
+        (np.int64(3), DataType.DT_INT32),
+        (np.float32, DataType.DT_FLOAT),
+        ("float64", DataType.DT_DOUBLE),
+        (np.dtype(">i8"), DataType.DT_INT64),  # byte order does not matter
+        ("U", DataType.DT_STRING),
+        (object, DataType.DT_STRING),  # an object dtype with no sample: strings
+    ],
+)
+def test_a_data_type_from_a_code_or_a_numpy_dtype(given: object, expected: DataType) -> None:
+    assert to_data_type(given) is expected
+
+
+def test_an_unknown_code_is_refused() -> None:
+    with pytest.raises(InvalidTensorError, match=r"^999 is not an EAS data type code$"):
+        to_data_type(999)
+
+
+def test_the_name_check_says_which_name() -> None:
+    with pytest.raises(InvalidTensorError, match=r"^the input name must be a non-empty str"):
+        check_name("")
+    with pytest.raises(InvalidTensorError, match=r"^the output name must be a non-empty str"):
+        check_name(3, "output")
+
+
+def test_an_unsupported_dtype_gets_the_list_of_those_that_work() -> None:
+    with pytest.raises(InvalidTensorError) as caught:
+        infer_dtype(np.dtype("datetime64[s]"), None)
+    assert str(caught.value) == (
+        "arrays of dtype datetime64[s] cannot be sent: convert it to one of float32, "
+        "float64, int8, int16, int32, int64, uint8, uint16, bool or strings"
+    )
+
+
+def test_an_extended_writer_knows_its_size_when_nested() -> None:
+    inner = Writer()
+    inner.varint(1, 300)
+    more = Writer()
+    more.string(2, "abc")
+    inner.extend(more)
+    assert inner.size == len(inner.getvalue())
+    outer = Writer()
+    outer.message(1, inner)
+    body = outer.getvalue()
+    view = memoryview(body)
+    [(field, wire, a, b)] = list(iter_fields(view, 0, len(body), "outer"))
+    assert (field, wire) == (1, LEN)
+    assert bytes(view[a:b]) == inner.getvalue()
