@@ -1,0 +1,217 @@
+"""Service discovery, WRR and retry-count edges that mutation testing showed unguarded.
+
+``Discovery`` runs here over a scripted transport (answers at once, records each request)
+and a fake clock, so resting and path fallback are observed by counts and readings of
+that clock, never by waiting. See docs/mutation.md for the mutants each test kills.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+
+import pytest
+
+from aioeas import DiscoveryConfig, RetryPolicy
+from aioeas.client.config import Timeout
+from aioeas.client.discovery import Discovery, parse_upstreams
+from aioeas.client.transport import HTTPResponse
+from aioeas.client.wrr import Backend, SmoothWeightedRoundRobin
+from aioeas.errors import ConnectError, DecodeError, UsageError
+
+A = Backend("10.0.0.1", 8080)
+B = Backend("10.0.0.2", 8080)
+
+
+def listing(*items: Mapping[str, object]) -> bytes:
+    return json.dumps({"endpoints": {"items": list(items)}}).encode()
+
+
+def item(b: Backend, weight: int | None = None) -> dict[str, object]:
+    return {"ip": b.host, "port": b.port, "weight": b.weight if weight is None else weight}
+
+
+class Script:
+    """A transport answering GETs from a queue of (status, body), the last one repeated."""
+
+    def __init__(self, *answers: tuple[int, bytes]) -> None:
+        self.answers = list(answers)
+        self.asked: list[tuple[str, str]] = []
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        timeout: Timeout,
+    ) -> HTTPResponse:
+        self.asked.append((method, url))
+        status, answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        return HTTPResponse(status, answer, {})
+
+    async def close(self) -> None:
+        return None
+
+
+def discovery(transport: Script, clock: list[float] | None = None, **config: object) -> Discovery:
+    return Discovery(
+        transport,
+        base="http://gw",
+        service="svc",
+        config=DiscoveryConfig(**config),  # type: ignore[arg-type]
+        env={},
+        clock=None if clock is None else (lambda: clock[0]),
+    )
+
+
+# -- parse_upstreams ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"{not json", "not JSON (Expecting property name enclosed in double quotes: "),
+        (b"[]", "no endpoints.items"),
+        (b'{"endpoints": {"items": {}}}', "endpoints.items is not a list"),
+        (b'{"endpoints": {"items": [{"port": 1}]}}', "bad item {'port': 1}"),
+        (b'{"endpoints": {"items": [{"ip": 5, "port": 1}]}}', "bad item {'ip': 5, 'port': 1}"),
+        (b'{"endpoints": {"items": [{"ip": "", "port": 1}]}}', "bad item {'ip': '', 'port': 1}"),
+    ],
+)
+def test_a_bad_discovery_answer_says_what_is_wrong_and_keeps_the_body(
+    body: bytes, reason: str
+) -> None:
+    with pytest.raises(DecodeError) as caught:
+        parse_upstreams(body)
+    assert caught.value.what == "discovery answer"
+    assert caught.value.reason.startswith(reason)
+    assert caught.value.body == body
+
+
+@pytest.mark.parametrize(
+    ("port", "weight", "ok"),
+    [
+        (1, 1, True),
+        (65535, 1, True),
+        (0, 1, False),
+        (65536, 1, False),
+        (80, 0, True),  # draining: listed, never picked
+        (80, -1, False),
+    ],
+)
+def test_ports_and_weights_at_their_bounds(port: int, weight: int, ok: bool) -> None:
+    body = listing({"ip": "h", "port": port, "weight": weight})
+    if ok:
+        assert parse_upstreams(body) == [Backend("h", port, weight)]
+    else:
+        with pytest.raises(DecodeError, match="bad item"):
+            parse_upstreams(body)
+
+
+# -- Discovery ------------------------------------------------------------------------
+
+
+async def test_discovery_asks_with_get_and_names_its_task() -> None:
+    transport = Script((200, listing(item(A))))
+    d = discovery(transport, interval=60.0)
+    d.start()
+    try:
+        await d.wait_ready()
+        assert d.task is not None
+        assert d.task.get_name() == "aioeas-discovery-svc"
+    finally:
+        await d.stop()
+    assert [m for m, _ in transport.asked] == ["GET"]
+
+
+async def test_wait_ready_before_start_is_a_connect_error() -> None:
+    d = discovery(Script((200, listing(item(A)))))
+    with pytest.raises(ConnectError, match="is not running"):
+        await d.wait_ready()
+
+
+async def test_a_failed_refresh_logs_why_and_keeps_the_list(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    transport = Script((200, listing(item(A))), (503, b"busy"))
+    d = discovery(transport)
+    with caplog.at_level(logging.INFO, logger="aioeas.client.discovery"):
+        assert await d.refresh()
+        assert await d.refresh() is False
+    assert d.backends == (A,)
+    info, warning = (r.getMessage() for r in caplog.records)
+    assert info == "service svc backends: 10.0.0.1:8080 (weight 1)"
+    assert warning.startswith("service discovery for svc failed, keeping 1 known backends: ")
+    assert "cannot decode discovery answer: HTTP 503; body starts b'busy'" in warning
+
+
+async def test_an_unchanged_list_is_not_logged_again(caplog: pytest.LogCaptureFixture) -> None:
+    d = discovery(Script((200, listing(item(A), item(B)))))
+    with caplog.at_level(logging.INFO, logger="aioeas.client.discovery"):
+        for _ in range(3):
+            assert await d.refresh()
+    assert [r.getMessage() for r in caplog.records] == [
+        "service svc backends: 10.0.0.1:8080 (weight 1), 10.0.0.2:8080 (weight 1)"
+    ]
+
+
+async def test_a_list_of_draining_backends_only_is_not_taken() -> None:
+    transport = Script((200, listing(item(A))), (200, listing(item(A, 0), item(B, 0))))
+    d = discovery(transport)
+    assert await d.refresh()
+    assert await d.refresh() is False
+    assert d.backends == (A,)
+
+
+async def test_the_path_that_answered_is_asked_first_from_then_on() -> None:
+    transport = Script((404, b"no"), (200, listing(item(A))))
+    d = discovery(transport, paths=("/one/{service}", "/two/{service}"))
+    assert await d.refresh()
+    assert await d.refresh()
+    assert [url for _, url in transport.asked] == [
+        "http://gw/one/svc",
+        "http://gw/two/svc",
+        "http://gw/two/svc",
+    ]
+
+
+async def test_resting_is_timed_by_the_given_clock(caplog: pytest.LogCaptureFixture) -> None:
+    clock = [1000.0]
+    d = discovery(Script((200, listing(item(A), item(B)))), clock, rest_period=10.0)
+    assert await d.refresh()
+    with caplog.at_level(logging.INFO, logger="aioeas.client.discovery"):
+        d.rest(A)
+    assert caplog.records[-1].getMessage() == "resting backend 10.0.0.1:8080 of svc for 10 s"
+    clock[0] = 1009.0
+    assert {d.pick() for _ in range(4)} == {B}
+    clock[0] = 1010.0
+    assert {d.pick() for _ in range(4)} == {A, B}
+
+
+async def test_pick_avoids_the_backend_given_and_says_when_none_is_listed() -> None:
+    d = discovery(Script((200, listing(item(A), item(B)))))
+    with pytest.raises(ConnectError) as caught:
+        d.pick()
+    assert str(caught.value) == "discovery lists no backend for service 'svc'"
+    assert await d.refresh()
+    assert all(d.pick(avoid=A) == B for _ in range(4))
+
+
+# -- WRR and retry count --------------------------------------------------------------
+
+
+def test_a_shorter_rest_does_not_cut_a_longer_one() -> None:
+    wrr = SmoothWeightedRoundRobin([A, B])
+    wrr.rest(A, 10.0)
+    wrr.rest(A, 5.0)
+    assert wrr.is_resting(A, 7.0)
+    assert not wrr.is_resting(A, 10.0)
+
+
+@pytest.mark.parametrize("count", ["3", 2.5, None])
+def test_a_retry_count_that_is_not_an_int_is_refused(count: object) -> None:
+    with pytest.raises(UsageError, match=r"^retry count must be an int >= 0, got "):
+        RetryPolicy.from_retry_count(count)  # type: ignore[arg-type]
