@@ -7,6 +7,7 @@ that clock, never by waiting. See docs/mutation.md for the mutants each test kil
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Mapping
@@ -16,6 +17,7 @@ import pytest
 from aioeas import DiscoveryConfig, RetryPolicy
 from aioeas.client.config import Timeout
 from aioeas.client.discovery import Discovery, parse_upstreams
+from aioeas.client.retry import RetrySchedule
 from aioeas.client.transport import HTTPResponse
 from aioeas.client.wrr import Backend, SmoothWeightedRoundRobin
 from aioeas.errors import ConnectError, DecodeError, UsageError
@@ -116,7 +118,7 @@ def test_ports_and_weights_at_their_bounds(port: int, weight: int, ok: bool) -> 
 
 async def test_discovery_asks_with_get_and_names_its_task() -> None:
     transport = Script((200, listing(item(A))))
-    d = discovery(transport, interval=60.0)
+    d = discovery(transport, interval=3600.0, startup_timeout=3600.0)
     d.start()
     try:
         await d.wait_ready()
@@ -215,3 +217,104 @@ def test_a_shorter_rest_does_not_cut_a_longer_one() -> None:
 def test_a_retry_count_that_is_not_an_int_is_refused(count: object) -> None:
     with pytest.raises(UsageError, match=r"^retry count must be an int >= 0, got "):
         RetryPolicy.from_retry_count(count)  # type: ignore[arg-type]
+
+
+class Silent(Script):
+    """A discovery that never answers (until the test ends)."""
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        timeout: Timeout,
+    ) -> HTTPResponse:
+        self.asked.append((method, url))
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+
+async def test_wait_ready_returns_as_soon_as_the_first_list_comes() -> None:
+    """Bounded by the first answer, not by ``startup_timeout`` (an hour here: a
+    discovery that did not wake the waiter would hang this test)."""
+    d = discovery(Script((200, listing(item(A)))), startup_timeout=3600.0, interval=3600.0)
+    d.start()
+    try:
+        await d.wait_ready()
+    finally:
+        await d.stop()
+    assert d.backends == (A,)
+
+
+async def test_wait_ready_gives_up_with_every_path_s_error() -> None:
+    """The first poll fails at once (the fake answers without I/O), so the errors are known
+    before the short startup bound runs out, whatever the machine's speed."""
+    transport = Script((503, b"busy"))
+    d = discovery(transport, startup_timeout=0.01, paths=("/one/{service}", "/two/{service}"))
+    d.start()
+    try:
+        with pytest.raises(ConnectError) as caught:
+            await d.wait_ready()
+    finally:
+        await d.stop()
+    assert str(caught.value) == (
+        "no backend list for service 'svc' from discovery within 0.01 s; last error: "
+        "http://gw/one/svc: cannot decode discovery answer: HTTP 503; body starts b'busy'; "
+        "http://gw/two/svc: cannot decode discovery answer: HTTP 503; body starts b'busy'"
+    )
+
+
+async def test_wait_ready_gives_up_without_an_error_when_discovery_never_answered() -> None:
+    d = discovery(Silent((200, b"")), startup_timeout=0.01)
+    d.start()
+    try:
+        with pytest.raises(ConnectError) as caught:
+            await d.wait_ready()
+    finally:
+        await d.stop()
+    assert str(caught.value) == "no backend list for service 'svc' from discovery within 0.01 s"
+
+
+def test_wrr_refresh_with_the_same_list_continues_the_exact_sequence() -> None:
+    a, b, c = Backend("a", 1, 5), Backend("b", 1, 1), Backend("c", 1, 1)
+    wrr = SmoothWeightedRoundRobin([a, b, c])
+    first = [wrr.pick(0.0) for _ in range(3)]
+    wrr.update([a, b, c])
+    assert first + [wrr.pick(0.0) for _ in range(4)] == [a, a, b, a, c, a, a]
+
+
+def test_wrr_refresh_keeps_a_rest() -> None:
+    wrr = SmoothWeightedRoundRobin([A, B])
+    wrr.rest(A, 10.0)
+    wrr.update([A, B])
+    assert wrr.is_resting(A, 5.0)
+    assert {wrr.pick(5.0) for _ in range(3)} == {B}
+
+
+def test_no_try_starts_with_no_time_left() -> None:
+    """A backoff that would end exactly at the deadline leaves nothing for the try: give up."""
+    policy = RetryPolicy(max_attempts=5, backoff_base=0.5, jitter=0, deadline=1.0)
+    schedule = RetrySchedule(policy, start=0.0, random=lambda: 0.0)
+    schedule.begin_attempt()
+    assert schedule.next_delay(ConnectError("refused"), now=0.5) is None
+    assert schedule.next_delay(ConnectError("refused"), now=0.25) == 0.5
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ({"max_attempts": 2.0}, "max_attempts must be an int, got 2.0"),
+        ({"max_attempts": 0}, "max_attempts must be at least 1, got 0"),
+        ({"backoff_base": "x"}, "backoff_base must be a finite number >= 0, got 'x'"),
+        ({"backoff_max": float("nan")}, "backoff_max must be a finite number >= 0, got nan"),
+        ({"backoff_factor": 0.5}, "backoff_factor must be >= 1, got 0.5"),
+        ({"jitter": 1.5}, "jitter is a fraction in [0, 1], got 1.5"),
+        ({"deadline": 0}, "deadline must be a positive number of seconds, got 0"),
+    ],
+)
+def test_a_bad_retry_policy_is_named_in_the_error(given: dict[str, object], message: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        RetryPolicy(**given)  # type: ignore[arg-type]
+    assert str(caught.value) == message
