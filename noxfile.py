@@ -78,9 +78,25 @@ def mutants(session: nox.Session) -> None:
     survivors are listed in docs/mutation.md. Two workers: the suite runs in each.
     """
     session.install("-e", ".[test]", "mutmut==3.8.1")
+    _drop_stale_copies()
     names = session.posargs
     session.run("mutmut", "run", "--max-children", "2", *names)
     session.run("mutmut", "results")
+
+
+def _drop_stale_copies() -> None:
+    """mutmut copies the package into ./mutants once and never refreshes the files it does
+    not mutate: after a change to one of them the mutants would run against the old copy.
+    Removing them makes mutmut copy them afresh (its results live in the .meta files)."""
+    import fnmatch
+
+    import tomllib
+
+    patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mutmut"]["only_mutate"]
+    copies = ROOT / "mutants"
+    for path in (copies / "aioeas").rglob("*.py"):
+        if not any(fnmatch.fnmatch(str(path.relative_to(copies)), p) for p in patterns):
+            path.unlink()
 
 
 @nox.session(python=PYTHON)
