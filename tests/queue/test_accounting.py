@@ -169,3 +169,26 @@ def test_batcher_with_no_delay_is_due_at_once() -> None:
         CommitBatcher(max_batch=0)
     with pytest.raises(UsageError):
         CommitBatcher(max_delay=-1)
+
+
+def test_pin_takes_index_zero_and_never_moves_a_start_of_zero() -> None:
+    """0 is a real index (pinned to it, ``-1`` is gone); a start of 0 was given by the
+    caller, like any other index >= 0, and a pin must not move it past unread records."""
+    d = Delivery(-1)
+    d.pin(0)
+    assert d.resume_index() == 0
+    e = Delivery(0)
+    e.pin(8)
+    assert e.resume_index() == 0
+
+
+def test_a_restored_batch_is_due_again_after_the_delay() -> None:
+    """A commit request that failed puts its batch back; it must go out again, timed from
+    when it was restored (an undated batch would never be due: commits lost)."""
+    b = CommitBatcher(max_batch=4, max_delay=1.0)
+    b.add(7, now=10.0)
+    batch = b.take(now=11.0)
+    assert b.due_at() is None
+    b.restore(batch, now=12.0)
+    assert b.due_at() == 13.0
+    assert b.take(now=13.0) == [7]
