@@ -11,6 +11,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from aioeas.client.config import Timeout
 from aioeas.errors import (
     ConnectError,
     EASError,
@@ -94,6 +95,18 @@ class RetrySchedule:
     def remaining(self, now: float) -> float | None:
         """Seconds left before the deadline (``None``: no deadline)."""
         return None if self._deadline is None else self._deadline - now
+
+    def clip(self, timeout: Timeout, now: float) -> Timeout:
+        """The timeout of a try starting at ``now``: ``timeout``, cut to what is left of the
+        deadline, so no try runs past it. Raises ``RequestTimeoutError`` when nothing is
+        left (no try is started after the deadline)."""
+        remaining = self.remaining(now)
+        if remaining is None or remaining >= timeout.total:
+            return timeout
+        if remaining <= 0:
+            raise RequestTimeoutError("the retry deadline passed before another try")
+        connect = None if timeout.connect is None else min(timeout.connect, remaining)
+        return Timeout(total=remaining, connect=connect)
 
     def begin_attempt(self) -> int:
         """Count a new try; returns its 1-based number."""

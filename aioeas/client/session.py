@@ -67,7 +67,6 @@ from aioeas.errors import (
     AuthError,
     ConnectError,
     EASError,
-    RequestTimeoutError,
     RetryableServiceError,
     ServiceError,
     UsageError,
@@ -581,7 +580,7 @@ class PredictClient(AsyncResource):
             url, resource = self._target(spec, backend, path, query)
             shown = url.split("?", 1)[0]
             where = backend.address if backend is not None else None
-            attempt_timeout = self._clip(timeout, schedule.remaining(loop.time()))
+            attempt_timeout = schedule.clip(timeout, loop.time())
             request_headers = self._request_headers(
                 body, resource=resource, content_type=content_type, call_headers=headers
             )
@@ -632,16 +631,6 @@ class PredictClient(AsyncResource):
             failed = backend
             if delay > 0:
                 await asyncio.sleep(delay)
-
-    @staticmethod
-    def _clip(timeout: Timeout, remaining: float | None) -> Timeout:
-        """The attempt's timeout, cut to what is left of the retry deadline."""
-        if remaining is None or remaining >= timeout.total:
-            return timeout
-        if remaining <= 0:
-            raise RequestTimeoutError("the retry deadline passed before another try")
-        connect = None if timeout.connect is None else min(timeout.connect, remaining)
-        return Timeout(total=remaining, connect=connect)
 
 
 def _error_for(resp: HTTPResponse, url: str) -> EASError | None:

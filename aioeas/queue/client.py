@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random as _random
 import uuid
 import warnings
@@ -49,7 +50,14 @@ from aioeas.client.lifecycle import AsyncResource, State
 from aioeas.client.retry import RetryPolicy, RetrySchedule
 from aioeas.client.transport import AiohttpTransport, HTTPResponse, Transport
 from aioeas.codecs.frames import decode_frame_list
-from aioeas.errors import AuthError, ConnectError, EASError, ServiceError, UsageError
+from aioeas.errors import (
+    AuthError,
+    ConnectError,
+    EASError,
+    RequestTimeoutError,
+    ServiceError,
+    UsageError,
+)
 from aioeas.queue import protocol as proto
 from aioeas.queue.config import ReconnectPolicy
 from aioeas.queue.errors import PutUncertainError
@@ -80,6 +88,14 @@ def _never_sent(error: EASError) -> bool:
     return isinstance(error, ConnectError) and isinstance(
         error.__cause__, aiohttp.ClientConnectorError
     )
+
+
+def _poll_within(poll: float, margin: float, remaining: float | None) -> float:
+    """The long-poll seconds a try may ask for: ``poll``, less whatever would make the
+    service answer later than ``margin`` before the deadline (whole milliseconds, down)."""
+    if remaining is None or remaining - margin >= poll:
+        return poll
+    return max(0.0, math.floor((remaining - margin) * 1000) / 1000)
 
 
 class QueueClient(AsyncResource):
@@ -312,7 +328,10 @@ class QueueClient(AsyncResource):
         duration like ``"5s"``) for them; ``[]`` when none came (204).
 
         The HTTP timeout of each attempt is the client's timeout *plus* the poll time, so a
-        long poll never times out in the client. ``auto_delete`` (the default, as the
+        long poll never times out in the client. With a retry ``deadline``, a try never runs
+        past it: the poll asked of the service is shortened to what is left of the deadline
+        less the client's timeout (the service ends the poll before the client would give
+        up, so records a deleting get took are not lost in a cut answer). ``auto_delete`` (the default, as the
         official client) deletes what is returned; such a get is not retried once sent.
         The result is a list with ``to_dataframe()``.
         """
@@ -322,22 +341,22 @@ class QueueClient(AsyncResource):
         if request_id is not None:
             check_header_value("request_id", request_id)
         wire, seconds = proto.parse_timeout(timeout)
-        query = proto.get_query(
-            index=index,
-            length=length,
-            timeout=wire,
-            auto_delete=auto_delete,
-            tags=checked,
-            request_id=request_id,
-        )
-        attempt_timeout = Timeout(
-            total=self._timeout.total + seconds, connect=self._timeout.connect
-        )
+
+        def query(poll: float) -> str:
+            return proto.get_query(
+                index=index,
+                length=length,
+                timeout=wire if poll == seconds else proto.parse_timeout(poll)[0],
+                auto_delete=auto_delete,
+                tags=checked,
+                request_id=request_id,
+            )
+
         resp = await self._call(
             "GET",
             query,
             accept=ACCEPT_PROTOBUF,
-            timeout=attempt_timeout,
+            poll=seconds,
             mode="unsent" if auto_delete else "safe",
         )
         if resp.status == 204 or not resp.body:
@@ -498,35 +517,61 @@ class QueueClient(AsyncResource):
         )
         return proto.parse_attributes(resp.body, resp.headers.get("content-type", ""))
 
+    def _try_target(
+        self,
+        query: str | Callable[[float], str],
+        poll: float,
+        schedule: RetrySchedule,
+        now: float,
+    ) -> tuple[str, Timeout]:
+        """The URL and timeout of a try starting at ``now`` (see ``_call``)."""
+        base = self._timeout
+        if isinstance(query, str):
+            return proto.with_query(self._base_url, query), schedule.clip(base, now)
+        this_poll = _poll_within(poll, base.total, schedule.remaining(now))
+        timeout = Timeout(total=base.total + this_poll, connect=base.connect)
+        return proto.with_query(self._base_url, query(this_poll)), schedule.clip(timeout, now)
+
     async def _call(
         self,
         method: str,
-        query: str,
+        query: str | Callable[[float], str],
         *,
         body: bytes | None = None,
         accept: str | None = None,
         content_type: str | None = None,
-        timeout: Timeout | None = None,
+        poll: float = 0.0,
         mode: _RetryMode = "safe",
         extra: Mapping[str, str] | None = None,
         discover: bool = True,
     ) -> HTTPResponse:
+        """One call, retried by the client's policy (``mode``: see ``_RetryMode``).
+
+        Each try gets the client's timeout, plus ``poll`` (a long poll's seconds), cut to
+        what is left of the retry deadline. A long poll's ``query`` is a function of the
+        poll seconds this try may use: the poll shrinks first, so that the service answers
+        before the client's cut.
+        """
         transport = self._open()
         if discover:
             await self._ensure_identity()
-        url = proto.with_query(self._base_url, query)
         shown = self._base_url
         loop = asyncio.get_running_loop()
         schedule = RetrySchedule(self._retry, start=loop.time(), random=self._random)
-        attempt_timeout = timeout or self._timeout
+        error: EASError | None = None
         while True:
             schedule.begin_attempt()
+            try:
+                url, attempt_timeout = self._try_target(query, poll, schedule, loop.time())
+            except RequestTimeoutError:
+                if error is not None:  # the deadline passed in the wait: the last failure
+                    raise error from None
+                raise
             headers = self._identity.headers(self._token, accept=accept)
             if content_type is not None:
                 headers["Content-Type"] = content_type
             if extra:
                 headers.update(extra)
-            error: EASError | None
             try:
                 resp = await transport.request(
                     method, url, headers=headers, body=body, timeout=attempt_timeout
