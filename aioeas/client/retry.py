@@ -34,6 +34,12 @@ class RetryPolicy:
     ** (n - 1))``, less a random part of up to ``jitter`` of it (1.0: "full jitter", spreading
     clients that failed together; 0: none). ``deadline`` bounds the whole call, waits
     included, in seconds; no new try starts after it, and a try is cut short at it.
+
+    A repeated predict may run the model twice: a timeout, a connection cut while the body
+    or the answer was on the wire, or a 5xx from a gateway can each come after the service
+    got the request and ran it. Where that matters (a request that charges, counts or
+    writes), call ``predict(..., idempotent=False)``: then a try is repeated only when its
+    connection could not be opened, so nothing was sent.
     """
 
     max_attempts: int = 5

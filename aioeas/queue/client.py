@@ -48,11 +48,10 @@ from aioeas.client.checks import check_header_value
 from aioeas.client.config import PoolLimits, Timeout
 from aioeas.client.lifecycle import AsyncResource, State
 from aioeas.client.retry import RetryPolicy, RetrySchedule
-from aioeas.client.transport import AiohttpTransport, HTTPResponse, Transport
+from aioeas.client.transport import AiohttpTransport, HTTPResponse, Transport, never_sent
 from aioeas.codecs.frames import decode_frame_list
 from aioeas.errors import (
     AuthError,
-    ConnectError,
     EASError,
     RequestTimeoutError,
     ServiceError,
@@ -81,13 +80,6 @@ class PutResult(NamedTuple):
 
     index: int  # type: ignore[assignment]  # shadows tuple.index, as the official name
     request_id: str
-
-
-def _never_sent(error: EASError) -> bool:
-    """A connection that could not be opened: the request never left the client."""
-    return isinstance(error, ConnectError) and isinstance(
-        error.__cause__, aiohttp.ClientConnectorError
-    )
 
 
 def _poll_within(poll: float, margin: float, remaining: float | None) -> float:
@@ -309,7 +301,7 @@ class QueueClient(AsyncResource):
                 raise
             raise PutUncertainError(self._queue_name, checked, exc) from exc
         except EASError as exc:
-            if isinstance(exc, UsageError) or _never_sent(exc):
+            if isinstance(exc, UsageError) or never_sent(exc):
                 raise  # nothing reached the service
             raise PutUncertainError(self._queue_name, checked, exc) from exc
         return PutResult(*proto.parse_put(resp.body, resp.headers))
@@ -582,7 +574,7 @@ class QueueClient(AsyncResource):
             if error is None:
                 return resp
             delay = schedule.next_delay(error, loop.time())
-            if delay is None or (mode == "unsent" and not _never_sent(error)):
+            if delay is None or (mode == "unsent" and not never_sent(error)):
                 raise error
             self._log.debug("%s %s failed (%s); retrying in %.3f s", method, shown, error, delay)
             if delay > 0:
