@@ -146,6 +146,7 @@ class QueueClient(AsyncResource):
         self._owns_session = session is None and transport is None
         self._transport = transport
         self._websocket = websocket
+        self._max_payload: int | None = None
         self._log = logger if logger is not None else _module_log
         self._random = random
         self._watcher: Watcher | None = None
@@ -188,8 +189,6 @@ class QueueClient(AsyncResource):
                     headers={"User-Agent": "aioeas"},
                 )
             self._transport = AiohttpTransport(session=self._session, pool=self._pool)
-        if self._websocket is None and self._session is not None:
-            self._websocket = AiohttpWebSocketConnector(self._session)
         self._discovery_lock = asyncio.Lock()
         self._state = State.OPEN
         return self._transport
@@ -263,6 +262,15 @@ class QueueClient(AsyncResource):
     @property
     def retry(self) -> RetryPolicy:
         return self._retry
+
+    @property
+    def max_message_size(self) -> int:
+        """The largest WebSocket message a watcher accepts, in bytes: the queue's payload
+        limit (``meta.maxPayloadBytes``, read with the identity header names when the
+        client opens; 64 MiB when unknown) plus 64 KiB for the frame around a record.
+        A larger message stops the watcher with ``FrameTooLargeError``."""
+        limit = self._max_payload if self._max_payload is not None else proto.DEFAULT_MAX_PAYLOAD
+        return limit + proto.FRAME_OVERHEAD
 
     # -- the calls -----------------------------------------------------------------------
 
@@ -379,7 +387,7 @@ class QueueClient(AsyncResource):
         header names found in them are used from then on.
         """
         attrs = await self._attributes(protobuf=protobuf)
-        self._identity = proto.identity_from_attributes(self._identity, attrs)
+        self._learn(attrs)
         return attrs
 
     async def search(self, index: int) -> SearchResult | None:
@@ -464,10 +472,16 @@ class QueueClient(AsyncResource):
     async def _watch_target(self) -> tuple[WebSocketConnector, str, dict[str, str]]:
         self._open()
         await self._ensure_identity()
-        if self._websocket is None:
-            raise UsageError("this QueueClient has no WebSocket connector (a custom transport)")
+        connector = self._websocket
+        if connector is None:
+            if self._session is None:
+                raise UsageError("this QueueClient has no WebSocket connector (a custom transport)")
+            # made per watch: the limit is known only once the attributes were read
+            connector = AiohttpWebSocketConnector(
+                self._session, max_message_size=self.max_message_size
+            )
         headers = self._identity.headers(self._token, accept=ACCEPT_PROTOBUF)
-        return self._websocket, proto.websocket_url(self._base_url), headers
+        return connector, proto.websocket_url(self._base_url), headers
 
     @property
     def _heartbeat_interval(self) -> float | None:
@@ -497,8 +511,15 @@ class QueueClient(AsyncResource):
             except (EASError, ValueError) as exc:
                 self._log.warning("queue attributes unavailable (%s): default headers", exc)
             else:
-                self._identity = proto.identity_from_attributes(self._identity, attrs)
+                self._learn(attrs)
             self._discovered = True
+
+    def _learn(self, attrs: Mapping[str, str]) -> None:
+        """What the queue's attributes tell: its header names and payload limit."""
+        self._identity = proto.identity_from_attributes(self._identity, attrs)
+        limit = proto.payload_limit(attrs)
+        if limit is not None:
+            self._max_payload = limit
 
     async def _attributes(self, *, protobuf: bool, discover: bool = True) -> dict[str, str]:
         resp = await self._call(
