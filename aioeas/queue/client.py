@@ -29,6 +29,9 @@ Retries, by what is safe to repeat:
   (a second record; records deleted by a first try whose answer was lost). They are retried
   only when the connection could not be opened, so nothing was sent. Otherwise ``put``
   raises ``PutUncertainError`` and a deleting ``get`` raises the error as it is.
+
+A policy's ``deadline`` bounds a whole call as for ``PredictClient``: each try is cut to
+what is left of it (a long poll asks the service for a shorter wait first).
 """
 
 from __future__ import annotations
@@ -119,7 +122,8 @@ class QueueClient(AsyncResource):
         ``token``: sent as it is in ``Authorization``. ``uid``: this client's consumer id
         (a fresh uuid4 by default: unique per instance); ``gid``: its group (``eas``).
         ``timeout``: per HTTP attempt, seconds or a ``Timeout`` (a long-polling ``get``
-        adds its poll time to it). ``retry``: the ``RetryPolicy`` of reads and commits.
+        adds its poll time to it). ``retry``: the ``RetryPolicy`` of reads and commits
+        (its ``deadline`` bounds every call: no try runs past it).
         ``reconnect``: the default ``ReconnectPolicy`` of watchers; ``heartbeat``: their
         ping interval in seconds (``None``: no pings). ``discover_headers``: read the
         identity header names from the queue's attributes when opening. ``pool``: limits of
