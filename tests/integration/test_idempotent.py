@@ -3,12 +3,15 @@ was sent (its connection could not be opened); any failure after sending is rais
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
 import pytest
 from aiohttp.client_reqrep import ConnectionKey
 
 from aioeas import (
     ConnectError,
+    EASError,
     PredictClient,
     RequestTimeoutError,
     RetryableServiceError,
@@ -105,3 +108,27 @@ async def test_predict_many_passes_it_on() -> None:
     async with PredictClient("http://h", "s", retry=THREE, transport=transport) as client:
         out = await client.predict_many([StringRequest("a")] * 3, idempotent=False)
     assert [r.text for r in out] == ["ok"] * 3
+
+
+def _caused(error: EASError, cause: BaseException) -> EASError:
+    error.__cause__ = cause
+    return error
+
+
+@pytest.mark.parametrize(
+    ("error", "unsent"),
+    [
+        (refused(), True),
+        (_caused(RequestTimeoutError("t"), aiohttp.ConnectionTimeoutError("connect")), True),
+        (_caused(RequestTimeoutError("t"), asyncio.TimeoutError()), False),
+        (_caused(RequestTimeoutError("t"), aiohttp.ServerTimeoutError("read")), False),
+        (_caused(ConnectError("c"), aiohttp.ServerDisconnectedError()), False),
+        (_caused(ConnectError("c"), ConnectionResetError()), False),
+        (ConnectError("no cause"), False),
+        (RetryableServiceError(502, b"bad gateway"), False),
+    ],
+    ids=["refused", "connect-timeout", "timeout", "read-timeout", "disconnected", "reset",
+         "no-cause", "5xx"],
+)  # fmt: skip
+def test_never_sent(error: EASError, unsent: bool) -> None:
+    assert never_sent(error) is unsent
