@@ -56,7 +56,6 @@ from aioeas.codecs.frames import decode_frame_list
 from aioeas.errors import (
     AuthError,
     EASError,
-    RequestTimeoutError,
     ServiceError,
     UsageError,
 )
@@ -578,12 +577,13 @@ class QueueClient(AsyncResource):
         error: EASError | None = None
         while True:
             schedule.begin_attempt()
-            try:
-                url, attempt_timeout = self._try_target(query, poll, schedule, loop.time())
-            except RequestTimeoutError:
-                if error is not None:  # the deadline passed in the wait: the last failure
-                    raise error from None
-                raise
+            now = loop.time()
+            remaining = schedule.remaining(now)
+            if error is not None and remaining is not None and remaining <= 0:
+                # the deadline passed during the wait: the last failure is what went wrong
+                # (raised with its cause, by which put tells that nothing was sent)
+                raise error
+            url, attempt_timeout = self._try_target(query, poll, schedule, now)
             headers = self._identity.headers(self._token, accept=accept)
             if content_type is not None:
                 headers["Content-Type"] = content_type

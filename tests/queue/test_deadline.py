@@ -6,18 +6,21 @@ so nothing here depends on how fast the machine is.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from urllib.parse import parse_qs, urlsplit
 
+import aiohttp
 import pytest
+from aiohttp.client_reqrep import ConnectionKey
 
 from aioeas.client.config import Timeout
 from aioeas.client.retry import RetryPolicy, RetrySchedule
-from aioeas.client.transport import AiohttpTransport, HTTPResponse, Transport
+from aioeas.client.transport import AiohttpTransport, HTTPResponse, Transport, never_sent
 from aioeas.emulator import Emulator
 from aioeas.emulator.faults import Fault
-from aioeas.errors import RequestTimeoutError
-from aioeas.queue import QueueClient
+from aioeas.errors import ConnectError, RequestTimeoutError
+from aioeas.queue import PutUncertainError, QueueClient
 from aioeas.queue.protocol import parse_timeout
 from tests.queue.conftest import TOKEN
 
@@ -135,3 +138,43 @@ def test_the_schedule_clips_a_try_to_the_deadline() -> None:
         sched.clip(Timeout(5.0), 102.0)
     unbounded = RetrySchedule(RetryPolicy(), start=0.0, random=lambda: 0.0)
     assert unbounded.clip(Timeout(5.0), 1e9) == Timeout(5.0)
+
+
+class RefusedThenAnswers:
+    """Refuses the first connection (nothing sent), then answers a put."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def request(self, method: str, url: str, **kwargs: object) -> HTTPResponse:
+        self.calls += 1
+        if self.calls == 1:
+            key = ConnectionKey("127.0.0.1", 1, False, True, None, None, None)
+            cause = aiohttp.ClientConnectorError(key, OSError(111, "Connection refused"))
+            raise ConnectError("refused") from cause
+        return HTTPResponse(200, b"5", {"x-eas-queueservice-request-id": "r5"})
+
+    async def close(self) -> None:
+        pass
+
+
+async def test_a_deadline_passed_while_waiting_raises_the_last_failure(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The loop's clock jumps past the 1 s deadline between the refused try and the next:
+    # the put raises the refusal (nothing was sent), not a PutUncertainError.
+    loop = asyncio.get_running_loop()
+    real = loop.time
+    readings = iter([0.0, 0.0, 0.1])  # the schedule's start, try 1, its failure
+    monkeypatch.setattr(loop, "time", lambda: real() + next(readings, 1.5))
+    transport = RefusedThenAnswers()
+    policy = RetryPolicy(max_attempts=3, backoff_base=0.0, jitter=0.0, deadline=1.0)
+    async with QueueClient(
+        "http://h", "q", discover_headers=False, retry=policy, transport=transport
+    ) as q:
+        with pytest.raises(ConnectError) as info:
+            await q.put(b"x")
+    monkeypatch.undo()
+    assert not isinstance(info.value, PutUncertainError)
+    assert never_sent(info.value)
+    assert transport.calls == 1
