@@ -61,6 +61,7 @@ if _TYPE_CHECKING:
     )
     from aioeas.queue import (
         AsyncInference,
+        FrameTooLargeError,
         PutUncertainError,
         QueueClient,
         QueueRecord,
@@ -96,6 +97,7 @@ _CLIENT_NAMES = frozenset(
 _QUEUE_NAMES = frozenset(
     {
         "AsyncInference",
+        "FrameTooLargeError",
         "PutUncertainError",
         "QueueClient",
         "QueueRecord",
@@ -149,6 +151,7 @@ __all__ = [
     "DiscoveryConfig",
     "EASError",
     "FanOut",
+    "FrameTooLargeError",
     "Hooks",
     "InvalidTensorError",
     "PoolLimits",

@@ -11,6 +11,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from aioeas.client.config import Timeout
 from aioeas.errors import (
     ConnectError,
     EASError,
@@ -33,6 +34,12 @@ class RetryPolicy:
     ** (n - 1))``, less a random part of up to ``jitter`` of it (1.0: "full jitter", spreading
     clients that failed together; 0: none). ``deadline`` bounds the whole call, waits
     included, in seconds; no new try starts after it, and a try is cut short at it.
+
+    A repeated predict may run the model twice: a timeout, a connection cut while the body
+    or the answer was on the wire, or a 5xx from a gateway can each come after the service
+    got the request and ran it. Where that matters (a request that charges, counts or
+    writes), call ``predict(..., idempotent=False)``: then a try is repeated only when its
+    connection could not be opened, so nothing was sent.
     """
 
     max_attempts: int = 5
@@ -94,6 +101,18 @@ class RetrySchedule:
     def remaining(self, now: float) -> float | None:
         """Seconds left before the deadline (``None``: no deadline)."""
         return None if self._deadline is None else self._deadline - now
+
+    def clip(self, timeout: Timeout, now: float) -> Timeout:
+        """The timeout of a try starting at ``now``: ``timeout``, cut to what is left of the
+        deadline, so no try runs past it. Raises ``RequestTimeoutError`` when nothing is
+        left (no try is started after the deadline)."""
+        remaining = self.remaining(now)
+        if remaining is None or remaining >= timeout.total:
+            return timeout
+        if remaining <= 0:
+            raise RequestTimeoutError("the retry deadline passed before another try")
+        connect = None if timeout.connect is None else min(timeout.connect, remaining)
+        return Timeout(total=remaining, connect=connect)
 
     def begin_attempt(self) -> int:
         """Count a new try; returns its 1-based number."""

@@ -61,13 +61,12 @@ from aioeas.client.fanout import FanOut, ProgressCallback
 from aioeas.client.hooks import AttemptEnd, AttemptRetry, AttemptStart, Hooks
 from aioeas.client.lifecycle import AsyncResource, State
 from aioeas.client.retry import RetryPolicy, RetrySchedule
-from aioeas.client.transport import AiohttpTransport, HTTPResponse, Transport
+from aioeas.client.transport import AiohttpTransport, HTTPResponse, Transport, never_sent
 from aioeas.client.wrr import Backend
 from aioeas.errors import (
     AuthError,
     ConnectError,
     EASError,
-    RequestTimeoutError,
     RetryableServiceError,
     ServiceError,
     UsageError,
@@ -381,11 +380,19 @@ class PredictClient(AsyncResource):
         timeout: float | Timeout | None = None,
         retry: RetryPolicy | None = None,
         compression: str | None = None,
+        idempotent: bool = True,
     ) -> R:
         """Send ``request`` and parse the answer with its ``parse_response``.
 
         ``path`` goes after the service (``/api/predict/{service}/{path}``) and ``query``
         after that; both are signed. The other options override the client's for this call.
+
+        ``idempotent=False``: the request must not run twice (it charges, counts, writes).
+        By default a try is repeated after a timeout, a cut connection or a 5xx, and any of
+        those may come after the service got the request, so the model may run twice.
+        With ``idempotent=False`` a try is repeated only when its connection could not be
+        opened (nothing was sent); any other failure is raised as it is.
+
         Raises ``AuthError`` (401/403) or ``ServiceError`` (other 4xx) at once;
         ``RetryableServiceError``, ``ConnectError`` or ``RequestTimeoutError`` after the
         last try; ``DecodeError`` from the parser.
@@ -404,6 +411,7 @@ class PredictClient(AsyncResource):
             timeout=timeout,
             retry=retry,
             compression=compression,
+            idempotent=idempotent,
         )
         return request.parse_response(answer)
 
@@ -418,8 +426,10 @@ class PredictClient(AsyncResource):
         timeout: float | Timeout | None = None,
         retry: RetryPolicy | None = None,
         compression: str | None = None,
+        idempotent: bool = True,
     ) -> bytes:
-        """Send raw bytes (a ``str`` as UTF-8) and return the raw answer: custom processors."""
+        """Send raw bytes (a ``str`` as UTF-8) and return the raw answer: custom processors.
+        The options are ``predict``'s."""
         if isinstance(body, str):
             data = body.encode("utf-8")
         elif isinstance(body, (bytes, bytearray, memoryview)):
@@ -447,6 +457,7 @@ class PredictClient(AsyncResource):
             headers=headers,
             timeout=attempt_timeout,
             policy=policy,
+            idempotent=idempotent,
         )
 
     @overload
@@ -460,6 +471,7 @@ class PredictClient(AsyncResource):
         progress: ProgressCallback | None = ...,
         timeout: float | Timeout | None = ...,
         retry: RetryPolicy | None = ...,
+        idempotent: bool = ...,
     ) -> FanOut[R]: ...
 
     @overload
@@ -473,6 +485,7 @@ class PredictClient(AsyncResource):
         progress: ProgressCallback | None = ...,
         timeout: float | Timeout | None = ...,
         retry: RetryPolicy | None = ...,
+        idempotent: bool = ...,
     ) -> FanOut[R | Exception]: ...
 
     def predict_many(
@@ -485,6 +498,7 @@ class PredictClient(AsyncResource):
         progress: ProgressCallback | None = None,
         timeout: float | Timeout | None = None,
         retry: RetryPolicy | None = None,
+        idempotent: bool = True,
     ) -> FanOut[R] | FanOut[R | Exception]:
         """Predict every request, at most ``concurrency`` at once.
 
@@ -496,11 +510,12 @@ class PredictClient(AsyncResource):
         complete with ``ordered=False``), an awaitable of the whole list, and an async
         context manager that cancels what is in flight on exit. With
         ``return_exceptions=True`` a failed request yields its exception instead of ending
-        the run. ``progress(done, total)`` is called after each result.
+        the run. ``progress(done, total)`` is called after each result. ``timeout``,
+        ``retry`` and ``idempotent`` apply to every request, as in ``predict``.
         """
 
         async def call(request: PredictRequest[R]) -> R:
-            return await self.predict(request, timeout=timeout, retry=retry)
+            return await self.predict(request, timeout=timeout, retry=retry, idempotent=idempotent)
 
         return FanOut(
             call,
@@ -577,6 +592,7 @@ class PredictClient(AsyncResource):
         headers: Mapping[str, str] | None,
         timeout: Timeout,
         policy: RetryPolicy,
+        idempotent: bool,
     ) -> bytes:
         spec, transport, discovery = self._spec, self._transport, self._discovery
         if spec is None or transport is None:
@@ -597,7 +613,7 @@ class PredictClient(AsyncResource):
             url, resource = self._target(spec, backend, path, query)
             shown = url.split("?", 1)[0]
             where = backend.address if backend is not None else None
-            attempt_timeout = self._clip(timeout, schedule.remaining(loop.time()))
+            attempt_timeout = schedule.clip(timeout, loop.time())
             request_headers = self._request_headers(
                 body, resource=resource, content_type=content_type, call_headers=headers
             )
@@ -634,7 +650,7 @@ class PredictClient(AsyncResource):
             ):
                 discovery.rest(backend)
             delay = schedule.next_delay(error, loop.time())
-            if delay is None:
+            if delay is None or not (idempotent or never_sent(error)):
                 _log.debug("predict to %s failed on try %d: %s", shown, attempt, error)
                 raise error
             _log.debug(
@@ -655,16 +671,6 @@ class PredictClient(AsyncResource):
             "a new one and closes it at the end): make the client in the loop that uses it, "
             "e.g. 'async with PredictClient(...)' inside the coroutine that asyncio.run() runs"
         )
-
-    @staticmethod
-    def _clip(timeout: Timeout, remaining: float | None) -> Timeout:
-        """The attempt's timeout, cut to what is left of the retry deadline."""
-        if remaining is None or remaining >= timeout.total:
-            return timeout
-        if remaining <= 0:
-            raise RequestTimeoutError("the retry deadline passed before another try")
-        connect = None if timeout.connect is None else min(timeout.connect, remaining)
-        return Timeout(total=remaining, connect=connect)
 
 
 def _error_for(resp: HTTPResponse, url: str) -> EASError | None:

@@ -29,13 +29,35 @@ from aioeas.client.checks import check_headers, check_url
 from aioeas.client.config import PoolLimits, Timeout
 from aioeas.errors import ConnectError, RequestTimeoutError, TransportError, UsageError
 
-__all__ = ["LARGE_BODY", "AiohttpTransport", "HTTPResponse", "Transport"]
+__all__ = ["LARGE_BODY", "AiohttpTransport", "HTTPResponse", "Transport", "never_sent"]
 
 #: Bodies larger than this go as a stream: aiohttp warns (``ResourceWarning``) about
 #: ``bytes`` bodies over 1 MiB, and writes a stream in chunks that let the loop run.
 LARGE_BODY = 1 << 20
 #: The slice a large body is written in.
 _SLICE = 1 << 16
+
+
+#: aiohttp's timeout of getting a connection (3.10 on): raised before a byte is sent.
+_CONNECT_TIMEOUT: tuple[type[BaseException], ...] = tuple(
+    t for t in (getattr(aiohttp, "ConnectionTimeoutError", None),) if isinstance(t, type)
+)
+
+
+def never_sent(error: BaseException) -> bool:
+    """Whether a failed try surely sent nothing: the connection could not be opened
+    (refused, DNS, TLS) or not within the connect timeout.
+
+    Such a try is always safe to repeat, even for a request that must not run twice. Any
+    other failure (a timeout while waiting for the answer, a connection reset or closed
+    mid-request, a 5xx) may come after the service got the request and acted on it.
+    """
+    cause = error.__cause__
+    if isinstance(error, ConnectError):
+        return isinstance(cause, aiohttp.ClientConnectorError)
+    if isinstance(error, RequestTimeoutError):
+        return bool(_CONNECT_TIMEOUT) and isinstance(cause, _CONNECT_TIMEOUT)
+    return False
 
 
 class _ViewPayload(aiohttp.payload.Payload):

@@ -3,6 +3,7 @@
 QueueError
 ├── PutUncertainError       a put failed after the service may have stored the record
 ├── WatchLostError          a watcher could not reconnect within its ReconnectPolicy
+├── FrameTooLargeError      a watched record was larger than the queue's payload limit
 └── ResultTimeoutError      (also TimeoutError) submit-and-await: no result in time
 """
 
@@ -12,7 +13,7 @@ from collections.abc import Mapping
 
 from aioeas.errors import EASError, QueueError
 
-__all__ = ["PutUncertainError", "ResultTimeoutError", "WatchLostError"]
+__all__ = ["FrameTooLargeError", "PutUncertainError", "ResultTimeoutError", "WatchLostError"]
 
 
 class PutUncertainError(QueueError):
@@ -52,6 +53,26 @@ class WatchLostError(QueueError):
     def __init__(self, message: str, cause: BaseException | None = None) -> None:
         self.cause = cause
         super().__init__(message)
+
+
+class FrameTooLargeError(QueueError):
+    """A watcher was sent a message larger than it accepts: the queue's payload limit
+    (``meta.maxPayloadBytes``, read when the client opened) plus framing, ``limit`` bytes.
+
+    The watcher stops with it rather than reading an unbounded message into memory, or
+    reconnecting to be sent the same record again and again. The record is not committed:
+    it stays in the queue. What to do: find out why the service holds a record over its
+    own limit (a limit lowered after records were queued?); ``get`` or ``delete`` it by
+    index, or watch from a client whose limit is known to be larger.
+    """
+
+    def __init__(self, url: str, limit: int, detail: str = "") -> None:
+        self.url = url
+        self.limit = limit
+        more = f" ({detail})" if detail else ""
+        super().__init__(
+            f"the watch on {url} was sent a message over its limit of {limit} bytes{more}"
+        )
 
 
 class ResultTimeoutError(QueueError, TimeoutError):

@@ -5,6 +5,10 @@ aiohttp's exceptions never leave this module: a refused or broken connection bec
 ``ConnectError``, a handshake answered with an error status the ``ServiceError`` (or
 ``AuthError``) of that status, a timeout ``RequestTimeoutError``. Keepalive pings are
 aiohttp's ``heartbeat``, not a thread.
+
+A message is never larger than ``max_message_size`` (the queue's payload limit plus
+framing, see ``QueueClient.max_message_size``): aiohttp refuses a longer one from its
+header, before reading its payload, and ``receive`` raises ``FrameTooLargeError``.
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ from typing import Protocol
 import aiohttp
 
 from aioeas.errors import ConnectError, RequestTimeoutError, TransportError
-from aioeas.queue.protocol import error_for
+from aioeas.queue.errors import FrameTooLargeError
+from aioeas.queue.protocol import DEFAULT_MAX_PAYLOAD, FRAME_OVERHEAD, error_for
 
 __all__ = ["AiohttpWebSocketConnector", "WebSocketConnection", "WebSocketConnector"]
 
@@ -25,7 +30,9 @@ __all__ = ["AiohttpWebSocketConnector", "WebSocketConnection", "WebSocketConnect
 class WebSocketConnection(Protocol):
     async def receive(self) -> bytes | None:
         """The next binary message; ``None`` once the connection is closed (by either side,
-        cleanly or not). Text messages are not part of the protocol and are skipped."""
+        cleanly or not). Text messages are not part of the protocol and are skipped.
+        A message over the connection's size limit raises ``FrameTooLargeError`` (and the
+        connection is closed): reconnecting would only be sent the same record again."""
         ...
 
     async def close(self) -> None: ...
@@ -38,10 +45,12 @@ class WebSocketConnector(Protocol):
 
 
 class _AiohttpConnection:
-    __slots__ = ("_ws", "close_code")
+    __slots__ = ("_limit", "_shown", "_ws", "close_code")
 
-    def __init__(self, ws: aiohttp.ClientWebSocketResponse[bool]) -> None:
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse[bool], shown: str, limit: int) -> None:
         self._ws = ws
+        self._shown = shown
+        self._limit = limit
         self.close_code: int | None = None
 
     async def receive(self) -> bytes | None:
@@ -55,6 +64,13 @@ class _AiohttpConnection:
                 return data
             if msg.type is aiohttp.WSMsgType.TEXT:
                 continue
+            if (
+                msg.type is aiohttp.WSMsgType.ERROR
+                and isinstance(msg.data, aiohttp.WebSocketError)
+                and msg.data.code == aiohttp.WSCloseCode.MESSAGE_TOO_BIG
+            ):
+                self.close_code = self._ws.close_code
+                raise FrameTooLargeError(self._shown, self._limit, str(msg.data))
             if msg.type in (
                 aiohttp.WSMsgType.CLOSE,
                 aiohttp.WSMsgType.CLOSING,
@@ -72,8 +88,14 @@ class _AiohttpConnection:
 class AiohttpWebSocketConnector:
     """Opens watch connections on a ``ClientSession`` (the queue client's, or one lent to it)."""
 
-    def __init__(self, session: aiohttp.ClientSession) -> None:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        max_message_size: int = DEFAULT_MAX_PAYLOAD + FRAME_OVERHEAD,
+    ) -> None:
         self._session = session
+        self.max_message_size = max_message_size
 
     async def connect(
         self, url: str, headers: Mapping[str, str], *, heartbeat: float | None, timeout: float
@@ -87,7 +109,9 @@ class AiohttpWebSocketConnector:
                     heartbeat=heartbeat,
                     timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=timeout),
                     autoping=True,
-                    max_msg_size=0,
+                    # aiohttp refuses a message of max_msg_size bytes or more: + 1 lets
+                    # one of exactly the limit through
+                    max_msg_size=self.max_message_size + 1,
                 ),
                 timeout,
             )
@@ -102,4 +126,4 @@ class AiohttpWebSocketConnector:
             raise ConnectError(f"WebSocket connection to {shown} failed: {exc}") from exc
         except aiohttp.ClientError as exc:
             raise TransportError(f"WebSocket connection to {shown} failed: {exc}") from exc
-        return _AiohttpConnection(ws)
+        return _AiohttpConnection(ws, shown, self.max_message_size)
