@@ -10,6 +10,7 @@ from typing import Any as _Any
 from aioeas.codecs.dtypes import BladeDataType, DataType
 from aioeas.errors import (
     AuthError,
+    CertificateError,
     ConnectError,
     DecodeError,
     EASError,
@@ -145,6 +146,7 @@ __all__ = [
     "BladeResponse",
     "BladeTFRequest",
     "BladeTFResponse",
+    "CertificateError",
     "ConnectError",
     "DataType",
     "DecodeError",

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from aioeas.client.config import Timeout
 from aioeas.errors import (
+    CertificateError,
     ConnectError,
     EASError,
     RequestTimeoutError,
@@ -86,6 +87,8 @@ def is_retryable(error: BaseException, policy: RetryPolicy) -> bool:
     """Whether ``error`` is worth another try under ``policy``."""
     if isinstance(error, RequestTimeoutError):
         return policy.retry_on_timeout
+    if isinstance(error, CertificateError):
+        return False  # the same certificate fails the same way on every try
     return isinstance(error, (RetryableServiceError, ConnectError))
 
 

@@ -27,9 +27,22 @@ from yarl import URL
 
 from aioeas.client.checks import check_headers, check_url
 from aioeas.client.config import PoolLimits, Timeout
-from aioeas.errors import ConnectError, RequestTimeoutError, TransportError, UsageError
+from aioeas.errors import (
+    CertificateError,
+    ConnectError,
+    RequestTimeoutError,
+    TransportError,
+    UsageError,
+)
 
-__all__ = ["LARGE_BODY", "AiohttpTransport", "HTTPResponse", "Transport", "never_sent"]
+__all__ = [
+    "LARGE_BODY",
+    "AiohttpTransport",
+    "HTTPResponse",
+    "Transport",
+    "certificate_error",
+    "never_sent",
+]
 
 #: Bodies larger than this go as a stream: aiohttp warns (``ResourceWarning``) about
 #: ``bytes`` bodies over 1 MiB, and writes a stream in chunks that let the loop run.
@@ -206,6 +219,8 @@ class AiohttpTransport:
             raise RequestTimeoutError(
                 f"no complete answer from {_where(url)} within {timeout.total:g} s"
             ) from exc
+        except aiohttp.ClientConnectorCertificateError as exc:
+            raise certificate_error(_where(url), exc) from exc
         except aiohttp.ClientSSLError as exc:
             raise ConnectError(
                 f"TLS handshake with {_where(url)} failed (certificate not verified?): "
@@ -238,6 +253,16 @@ def _url(url: str) -> URL:
 def _client_timeout(timeout: Timeout) -> aiohttp.ClientTimeout:
     """aiohttp's timeout object for ours, made once per distinct timeout."""
     return aiohttp.ClientTimeout(total=timeout.total, connect=timeout.connect)
+
+
+def certificate_error(where: str, exc: aiohttp.ClientConnectorCertificateError) -> CertificateError:
+    """What a certificate that did not verify becomes: the library's error, naming the
+    option that fixes it (it will not mend itself, so it is not retried)."""
+    return CertificateError(
+        f"the TLS certificate of {where} did not verify ({exc.certificate_error}); if it "
+        "is signed by a private CA, give the client that CA: "
+        "ssl=ssl.create_default_context(cafile='ca.pem')"
+    )
 
 
 def _where(url: str) -> str:

@@ -40,6 +40,7 @@ import asyncio
 import logging
 import math
 import random as _random
+import ssl as _ssl
 import uuid
 import warnings
 from collections.abc import Callable, Iterable, Mapping
@@ -111,6 +112,7 @@ class QueueClient(AsyncResource):
         discover_headers: bool = True,
         pool: PoolLimits | None = None,
         session: aiohttp.ClientSession | None = None,
+        ssl: _ssl.SSLContext | None = None,
         transport: Transport | None = None,
         websocket: WebSocketConnector | None = None,
         logger: logging.Logger | None = None,
@@ -127,10 +129,15 @@ class QueueClient(AsyncResource):
         ping interval in seconds (``None``: no pings). ``discover_headers``: read the
         identity header names from the queue's attributes when opening. ``pool``: limits of
         an own session; ``session``: a ``ClientSession`` to borrow (never closed here);
+        ``ssl``: an ``ssl.SSLContext`` with the CA of a service whose certificate a private
+        CA signed (calls and watches; certificates are always verified);
         ``transport``/``websocket``: stand-ins for tests. ``random``: jitter in [0, 1).
         """
         if session is not None and transport is not None:
             raise UsageError("give a session or a transport, not both")
+        if ssl is not None and not isinstance(ssl, _ssl.SSLContext):
+            raise UsageError(f"ssl must be an ssl.SSLContext, got {type(ssl).__name__}")
+        self._ssl = ssl
         self._state = State.NEW
         self._base_url = proto.queue_url(endpoint, queue_name, custom_url)
         self._queue_name = queue_name or custom_url
@@ -191,7 +198,9 @@ class QueueClient(AsyncResource):
                     cookie_jar=aiohttp.DummyCookieJar(),
                     headers={"User-Agent": "aioeas"},
                 )
-            self._transport = AiohttpTransport(session=self._session, pool=self._pool)
+            self._transport = AiohttpTransport(
+                session=self._session, pool=self._pool, ssl=self._ssl
+            )
         self._discovery_lock = asyncio.Lock()
         self._state = State.OPEN
         return self._transport
@@ -481,7 +490,7 @@ class QueueClient(AsyncResource):
                 raise UsageError("this QueueClient has no WebSocket connector (a custom transport)")
             # made per watch: the limit is known only once the attributes were read
             connector = AiohttpWebSocketConnector(
-                self._session, max_message_size=self.max_message_size
+                self._session, max_message_size=self.max_message_size, ssl=self._ssl
             )
         headers = self._identity.headers(self._token, accept=ACCEPT_PROTOBUF)
         return connector, proto.websocket_url(self._base_url), headers

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl as _ssl
 from collections.abc import Mapping
 from typing import Protocol
 
 import aiohttp
 
+from aioeas.client.transport import certificate_error
 from aioeas.errors import ConnectError, RequestTimeoutError, TransportError
 from aioeas.queue.errors import FrameTooLargeError
 from aioeas.queue.protocol import DEFAULT_MAX_PAYLOAD, FRAME_OVERHEAD, error_for
@@ -93,9 +95,11 @@ class AiohttpWebSocketConnector:
         session: aiohttp.ClientSession,
         *,
         max_message_size: int = DEFAULT_MAX_PAYLOAD + FRAME_OVERHEAD,
+        ssl: _ssl.SSLContext | None = None,
     ) -> None:
         self._session = session
         self.max_message_size = max_message_size
+        self._ssl = ssl
 
     async def connect(
         self, url: str, headers: Mapping[str, str], *, heartbeat: float | None, timeout: float
@@ -112,6 +116,7 @@ class AiohttpWebSocketConnector:
                     # aiohttp refuses a message of max_msg_size bytes or more: + 1 lets
                     # one of exactly the limit through
                     max_msg_size=self.max_message_size + 1,
+                    ssl=self._ssl if self._ssl is not None else True,
                 ),
                 timeout,
             )
@@ -122,6 +127,8 @@ class AiohttpWebSocketConnector:
             raise error from exc
         except asyncio.TimeoutError as exc:
             raise RequestTimeoutError(f"no WebSocket from {shown} within {timeout:g} s") from exc
+        except aiohttp.ClientConnectorCertificateError as exc:
+            raise certificate_error(shown, exc) from exc
         except (aiohttp.ClientConnectionError, OSError) as exc:
             raise ConnectError(f"WebSocket connection to {shown} failed: {exc}") from exc
         except aiohttp.ClientError as exc:
