@@ -7,6 +7,7 @@ in), so it is unit-tested with a fake clock and a fixed random source.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -64,7 +65,12 @@ class RetryPolicy:
             raise UsageError(f"backoff_factor must be >= 1, got {self.backoff_factor!r}")
         if not 0 <= self.jitter <= 1:
             raise UsageError(f"jitter is a fraction in [0, 1], got {self.jitter!r}")
-        if self.deadline is not None and (not math.isfinite(self.deadline) or self.deadline <= 0):
+        if self.deadline is not None and (
+            isinstance(self.deadline, bool)
+            or not isinstance(self.deadline, (int, float))
+            or not math.isfinite(self.deadline)
+            or self.deadline <= 0
+        ):
             raise UsageError(
                 f"deadline must be a positive number of seconds, got {self.deadline!r}"
             )
@@ -76,6 +82,11 @@ class RetryPolicy:
         if isinstance(count, bool) or not isinstance(count, int) or count < 0:
             raise UsageError(f"retry count must be an int >= 0, got {count!r}")
         return cls(max_attempts=max(1, count))
+
+    def with_deadline(self, deadline: float) -> RetryPolicy:
+        """This policy with the whole call bounded by ``deadline`` seconds (a per-call
+        ``predict(..., deadline=)``)."""
+        return dataclasses.replace(self, deadline=deadline)
 
     def backoff(self, retry: int, random: Callable[[], float]) -> float:
         """The wait before retry number ``retry`` (1 is the first retry), jitter applied."""

@@ -217,7 +217,7 @@ class AiohttpTransport:
                 return HTTPResponse(status=resp.status, body=answer, headers=resp.headers)
         except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
             raise RequestTimeoutError(
-                f"no complete answer from {_where(url)} within {timeout.total:g} s"
+                f"no complete answer from {_where(url)} within {timeout.total:.3g} s"
             ) from exc
         except aiohttp.ClientConnectorCertificateError as exc:
             raise certificate_error(_where(url), exc) from exc
