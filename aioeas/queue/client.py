@@ -160,6 +160,7 @@ class QueueClient(AsyncResource):
         self._log = logger if logger is not None else _module_log
         self._random = random
         self._watcher: Watcher | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -185,8 +186,15 @@ class QueueClient(AsyncResource):
             raise UsageError("this QueueClient is closed; make a new one")
         if self._state is State.OPEN:
             assert self._transport is not None
+            if asyncio.get_running_loop() is not self._loop:
+                raise UsageError(
+                    "this QueueClient was opened in another event loop (each asyncio.run() "
+                    "makes a new one and closes it at the end): make the client in the loop "
+                    "that uses it, e.g. 'async with QueueClient(...)' inside the coroutine "
+                    "that asyncio.run() runs"
+                )
             return self._transport
-        asyncio.get_running_loop()
+        self._loop = asyncio.get_running_loop()
         if self._transport is None:
             if self._session is None:
                 self._session = aiohttp.ClientSession(
@@ -221,6 +229,12 @@ class QueueClient(AsyncResource):
     async def close(self) -> None:
         """Close the running watcher (flushing its commits) and the own session. Idempotent."""
         if self._state is State.CLOSED:
+            return
+        if self._loop is not None and self._loop is not asyncio.get_running_loop():
+            # opened in a loop that is gone: nothing of its session can be awaited here
+            self._state = State.CLOSED
+            self._session = None
+            self._watcher = None
             return
         watcher = self._watcher
         if watcher is not None:
