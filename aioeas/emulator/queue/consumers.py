@@ -376,7 +376,17 @@ class Consumers:
             if record is None:
                 continue
             if group is None:
-                done.append(record)
+                if gid not in record.held:
+                    done.append(record)  # no group to wait for
+                    continue
+                # a departed group committing what it was given (a late commit)
+                if gid not in record.acked:
+                    record.acked.add(gid)
+                    self.commits += 1
+                    if committer is not None:
+                        committer.committed += 1
+                if self._finished(record):
+                    done.append(record)
                 continue
             self._ack(group, record, committer)
             if self._finished(record):

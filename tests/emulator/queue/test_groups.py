@@ -81,3 +81,17 @@ def test_one_group_leaving_and_coming_back_loses_nothing() -> None:
     assert len(stream) == 5
     back = _join(consumers, "eas", "u2", 10)
     assert sorted(back.pending) == indexes
+
+
+def test_a_commit_that_comes_after_its_group_left_counts_for_that_group() -> None:
+    stream = Stream("q")
+    consumers = Consumers(stream)
+    _join(consumers, "a", "ua", 10)
+    _join(consumers, "b", "ub", 10)
+    (index,) = _put(stream, consumers, 1)
+    _leave(consumers, "a", "ua")  # the connection dropped before its commit went out
+    consumers.commit("a", [index], "ua")
+    assert consumers.commits == 1
+    assert len(stream) == 1  # b has not committed it yet
+    consumers.commit("b", [index], "ub")
+    assert len(stream) == 0
