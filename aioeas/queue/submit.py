@@ -137,8 +137,8 @@ class AsyncInference(AsyncResource):
         self._waiters: dict[str, asyncio.Future[QueueRecord]] = {}
         #: Late results received and not claimed, oldest first (uncommitted).
         self._unclaimed: collections.OrderedDict[str, QueueRecord] = collections.OrderedDict()
-        #: Request ids of timed-out submits whose result has not come yet.
-        self._late: collections.OrderedDict[str, None] = collections.OrderedDict()
+        #: Request ids (and input indexes) of timed-out submits whose result has not come.
+        self._late: collections.OrderedDict[str, int] = collections.OrderedDict()
         #: Results of unknown request id, with the last put started when each came: held
         #: until every put up to it has answered (one of them may be its own).
         self._early: collections.OrderedDict[str, tuple[QueueRecord, int]] = (
@@ -259,7 +259,8 @@ class AsyncInference(AsyncResource):
         if request_id in self._waiters:
             raise UsageError(f"the result of request {request_id!r} is being awaited already")
         # released past max_unclaimed, or unknown here: it may be in the sink already
-        return await self._await(0, request_id, timeout, probe=request_id not in self._late)
+        index = self._late.get(request_id)
+        return await self._await(index or 0, request_id, timeout, probe=index is None)
 
     async def _await(
         self, index: int, request_id: str, wait: float | None, *, probe: bool = False
@@ -288,7 +289,7 @@ class AsyncInference(AsyncResource):
                 del self._waiters[request_id]
                 # (a timeout cancels the future: cancelled means no result came)
                 if (future.cancelled() or not future.done()) and not self._closed:
-                    self._expect_late(request_id)
+                    self._expect_late(request_id, index)
 
     # -- the sink --------------------------------------------------------------------
 
@@ -361,8 +362,8 @@ class AsyncInference(AsyncResource):
                 self._max_unclaimed,
             )
 
-    def _expect_late(self, request_id: str) -> None:
-        self._late[request_id] = None
+    def _expect_late(self, request_id: str, index: int) -> None:
+        self._late[request_id] = index
         if len(self._late) > MAX_LATE_IDS:
             forgotten, _ = self._late.popitem(last=False)
             _log.warning(

@@ -210,6 +210,18 @@ async def test_a_late_result_is_committed_only_when_claimed(emu: Emulator) -> No
             await inference.result(error.request_id, timeout=0.001)
 
 
+async def test_a_late_claim_that_times_out_can_be_tried_again(emu: Emulator) -> None:
+    held = _Held()
+    emu.add_queue_service("again", processor=held, grace=0.0)
+    async with _inference(emu, "again") as inference:
+        error = await _late(inference, held, b"later")
+        with pytest.raises(ResultTimeoutError) as again:
+            await error.result(timeout=0.001)  # still held by the worker
+        assert (again.value.index, again.value.request_id) == (error.index, error.request_id)
+        held.release(b"later")
+        assert (await again.value.result(timeout=30)).data == b"done:later"
+
+
 async def test_a_late_result_not_yet_come_is_awaited_by_result(emu: Emulator) -> None:
     held = _Held()
     emu.add_queue_service("await", processor=held, grace=0.0)
