@@ -9,9 +9,13 @@ QueueError
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING
 
-from aioeas.errors import EASError, QueueError
+from aioeas.errors import EASError, QueueError, UsageError
+
+if TYPE_CHECKING:
+    from aioeas.queue.records import QueueRecord
 
 __all__ = ["FrameTooLargeError", "PutUncertainError", "ResultTimeoutError", "WatchLostError"]
 
@@ -78,15 +82,37 @@ class FrameTooLargeError(QueueError):
 class ResultTimeoutError(QueueError, TimeoutError):
     """Submit-and-await: the request was queued but its result did not come in time.
 
-    The request is still queued or being served; ``index`` and ``request_id`` identify it, so
-    its result can still be fetched from the sink with ``get(request_id=...)``.
+    The request is still queued or being served; ``index`` and ``request_id`` identify it.
+    Its result is not lost: ``await error.result(timeout=...)`` (the same as
+    ``inference.result(error.request_id)``) waits for it and claims it. Until it is claimed
+    the result is not committed, so after the ``AsyncInference`` is closed it is still in
+    the sink, where ``get(request_id=...)`` finds it.
     """
 
-    def __init__(self, index: int, request_id: str, timeout: float) -> None:
+    def __init__(
+        self,
+        index: int,
+        request_id: str,
+        timeout: float,
+        claim: Callable[[str, float | None], Awaitable[QueueRecord]] | None = None,
+    ) -> None:
         self.index = index
         self.request_id = request_id
         self.timeout = timeout
+        self._claim = claim
         super().__init__(
             f"no result for request {request_id!r} (index {index}) within {timeout:g} s; "
-            "it may still come: get(request_id=...) on the sink queue"
+            "it may still come: claim it with `await error.result()`, or after closing "
+            "get(request_id=...) on the sink queue"
         )
+
+    async def result(self, timeout: float | None = None) -> QueueRecord:
+        """Wait up to ``timeout`` seconds (``None``: for ever) for the late result and claim
+        it (``ResultTimeoutError`` again past it); ``UsageError`` when the error was not
+        raised by an ``AsyncInference`` (nothing to claim from)."""
+        if self._claim is None:
+            raise UsageError(
+                "this ResultTimeoutError is not bound to an AsyncInference: "
+                f"fetch the result with get(request_id={self.request_id!r}) on the sink"
+            )
+        return await self._claim(self.request_id, timeout)
