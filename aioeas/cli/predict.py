@@ -20,6 +20,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import click
@@ -288,6 +289,13 @@ def _check(job: Job) -> None:
             f"rows ({job.input_format}) are sent to string services; "
             "TF and PyTorch services take .npy or .npz"
         )
+    if job.output_path != "-":
+        parent = Path(job.output_path).parent
+        if not parent.is_dir():
+            raise click.BadParameter(
+                f"{job.output_path!r}: the directory {str(parent)!r} does not exist",
+                param_hint="--out",
+            )
     allowed = ("jsonl", "npz") if arrays else ("jsonl", "csv", "parquet")
     if job.output_format not in allowed:
         raise click.UsageError(
@@ -301,7 +309,11 @@ def _check(job: Job) -> None:
 
 
 @click.command()
-@click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False, allow_dash=True))
+@click.argument(
+    "input_path",
+    metavar="INPUT",
+    type=click.Path(exists=True, dir_okay=False, readable=True, allow_dash=True),
+)
 @click.option(
     "--out",
     "-o",

@@ -283,6 +283,9 @@ def test_progress_bar_on_a_terminal(emulator: EmulatorThread, tmp_path: Path) ->
         (["in.txt"], "cannot tell the format of 'in.txt'"),
         (["in.jsonl", "--batch-size", "0"], "Invalid value for '--batch-size'"),
         (["in.jsonl", "--endpoint-type", "vpc"], "Invalid value for '--endpoint-type'"),
+        (["nope.jsonl"], "Invalid value for 'INPUT': File 'nope.jsonl' does not exist"),
+        (["nope.parquet"], "File 'nope.parquet' does not exist"),
+        (["in.jsonl", "-o", "nodir/o.csv"], "the directory 'nodir' does not exist"),
     ],
 )
 def test_usage_errors_are_one_line_with_status_2(
