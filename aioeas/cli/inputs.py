@@ -21,12 +21,13 @@ import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import click
 import numpy as np
 import numpy.typing as npt
+
+from aioeas.cli.formats import ARRAY_FORMATS, ROW_FORMATS, detect_format
 
 __all__ = [
     "ARRAY_FORMATS",
@@ -40,20 +41,6 @@ __all__ = [
     "detect_format",
     "pyarrow",
 ]
-
-ROW_FORMATS = ("jsonl", "csv", "parquet")
-ARRAY_FORMATS = ("npy", "npz")
-
-_SUFFIXES = {
-    ".jsonl": "jsonl",
-    ".ndjson": "jsonl",
-    ".json": "jsonl",
-    ".csv": "csv",
-    ".parquet": "parquet",
-    ".pq": "parquet",
-    ".npy": "npy",
-    ".npz": "npz",
-}
 
 _INT = re.compile(r"[+-]?\d+")
 _FLOAT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
@@ -76,20 +63,6 @@ def pyarrow() -> Any:
 def _parquet() -> Any:
     pyarrow()
     return importlib.import_module("pyarrow.parquet")
-
-
-def detect_format(path: str, what: str) -> str:
-    """The format of ``path`` from its suffix (``-`` is JSON lines on stdin or stdout)."""
-    if path == "-":
-        return "jsonl"
-    fmt = _SUFFIXES.get(Path(path).suffix.lower())
-    if fmt is None:
-        known = ", ".join(sorted(_SUFFIXES))
-        raise click.BadParameter(
-            f"cannot tell the format of {path!r} from its suffix (known: {known})",
-            param_hint=what,
-        )
-    return fmt
 
 
 @dataclass(frozen=True)

@@ -10,80 +10,22 @@ A failed batch does not stop the run: its rows carry the error and the exit stat
 Two failures do stop it, because every later batch would fail the same way: a rejected
 token (401/403) and an unknown service (404). Ctrl-C stops cleanly: what finished, in
 order, is written, and the count of rows not done is printed (exit status 130).
+
+This module checks the flags; the run itself is ``aioeas.cli.batch``, imported only when a
+prediction runs.
 """
 
 from __future__ import annotations
 
-import asyncio
-import collections
-import json
-import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import click
 
-from aioeas import (
-    ENDPOINT_TYPE_DEFAULT,
-    ENDPOINT_TYPE_DIRECT,
-    AuthError,
-    DecodeError,
-    EASError,
-    PredictClient,
-    RetryPolicy,
-    ServiceError,
-    StringRequest,
-    StringResponse,
-    TFRequest,
-    TFResponse,
-    TorchRequest,
-    TorchResponse,
-    UsageError,
-)
-from aioeas.cli.inputs import (
-    ARRAY_FORMATS,
-    ArrayBatch,
-    ArraySource,
-    RowBatch,
-    RowSource,
-    detect_format,
-)
+from aioeas.cli.formats import ARRAY_FORMATS, detect_format
 from aioeas.cli.options import CLIError, connection_options, retry_options, run
-from aioeas.cli.outputs import ArrayOutcome, Outcome, RowOutcome, Writer, open_writer
-from aioeas.cli.progress import RowProgress
 
 __all__ = ["predict"]
-
-_ENDPOINT_TYPES = {"gateway": ENDPOINT_TYPE_DEFAULT, "direct": ENDPOINT_TYPE_DIRECT}
-_TORCH_KEY = re.compile(r"(?:arr_)?(\d+)")  # np.savez(a, b) names them arr_0, arr_1
-
-
-class _Unsendable:
-    """A batch that cannot be made into a request: it fails in ``predict`` (before any I/O)
-    with the reason, so it is reported at its place like any other failed batch."""
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-
-    def to_bytes(self) -> bytes:
-        raise UsageError(self.reason)
-
-    def parse_response(self, body: bytes) -> None:  # pragma: no cover - never sent
-        raise AssertionError("an unsendable batch was sent")
-
-
-def _json_value(value: Any) -> Any:
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    raise TypeError(f"{type(value).__name__} is not JSON")
-
-
-def _describe(error: BaseException) -> str:
-    return str(error) or type(error).__name__
 
 
 @dataclass(frozen=True)
@@ -93,7 +35,7 @@ class Job:
     endpoint: str
     service: str
     token: str
-    endpoint_type: str
+    endpoint_type: str  # gateway | direct
     timeout: float
     retries: int
     input_path: str
@@ -116,168 +58,6 @@ class Summary:
     batches: int = 0
     failed: int = 0
     interrupted: bool = False
-
-
-class _Requests:
-    """Turns batches into requests, remembering the batches in flight (in order), so each
-    answer the fan-out hands back is matched with the rows it answers."""
-
-    def __init__(self, job: Job, batches: Iterator[RowBatch] | Iterator[ArrayBatch]) -> None:
-        self.job = job
-        self.batches = batches
-        self.in_flight: collections.deque[RowBatch | ArrayBatch] = collections.deque()
-
-    def __iter__(self) -> Iterator[Any]:
-        for batch in self.batches:
-            self.in_flight.append(batch)
-            yield self.request(batch)
-
-    def request(self, batch: RowBatch | ArrayBatch) -> Any:
-        try:
-            if isinstance(batch, RowBatch):
-                return self._string(batch)
-            if self.job.kind == "torch":
-                return self._torch(batch)
-            return self._tf(batch)
-        except EASError as exc:
-            return _Unsendable(f"cannot build the request: {exc}")
-
-    def _string(self, batch: RowBatch) -> StringRequest | _Unsendable:
-        records = batch.records
-        if not records:
-            return _Unsendable("no row of this batch could be read")
-        try:
-            text = json.dumps(
-                records,
-                separators=(", ", ": "),
-                ensure_ascii=False,
-                allow_nan=False,
-                default=_json_value,
-            )
-        except (TypeError, ValueError) as exc:
-            return _Unsendable(f"cannot send these rows as JSON: {exc}")
-        return StringRequest(text)
-
-    def _tf(self, batch: ArrayBatch) -> TFRequest:
-        request = TFRequest(self.job.signature)
-        for name, array in batch.arrays.items():
-            request.add_feed(name, array)
-        for name in self.job.outputs:
-            request.add_fetch(name)
-        return request
-
-    def _torch(self, batch: ArrayBatch) -> TorchRequest:
-        request = TorchRequest()
-        for name, array in batch.arrays.items():
-            match = _TORCH_KEY.fullmatch(name)
-            if match:
-                request.add_feed(int(match[1]), array)
-            else:
-                request.add_feed_map(name, array)
-        for index in self.job.outputs:
-            request.add_fetch(int(index))
-        return request
-
-
-def _row_outcome(batch: RowBatch, result: Any) -> RowOutcome:
-    if isinstance(result, BaseException):
-        return RowOutcome(batch, error=_describe(result))
-    assert isinstance(result, StringResponse)
-    try:
-        value = result.json()
-    except DecodeError:
-        value = result.text
-    sent = len(batch.records)
-    if isinstance(value, list) and len(value) == sent:
-        return RowOutcome(batch, results=value)
-    if sent == 1:
-        return RowOutcome(batch, results=[value])
-    return RowOutcome(batch, whole=value)
-
-
-def _array_outcome(job: Job, batch: ArrayBatch, result: Any) -> ArrayOutcome:
-    if isinstance(result, BaseException):
-        return ArrayOutcome(batch, error=_describe(result))
-    if isinstance(result, TFResponse):
-        return ArrayOutcome(batch, outputs={name: result[name] for name in result})
-    assert isinstance(result, TorchResponse)
-    outputs = result.outputs
-    names = list(job.outputs) if len(job.outputs) == len(outputs) else range(len(outputs))
-    arrays = {str(name): array for name, array in zip(names, outputs, strict=False)}
-    arrays.update(result.map_outputs)
-    return ArrayOutcome(batch, outputs=arrays)
-
-
-def _fatal(result: Any) -> bool:
-    """Failures every later batch would repeat: a rejected token, an unknown service."""
-    return isinstance(result, AuthError) or (
-        isinstance(result, ServiceError) and result.status == 404
-    )
-
-
-async def _predict(job: Job, stop: asyncio.Event) -> Summary:
-    source: RowSource | ArraySource
-    if job.input_format in ARRAY_FORMATS:
-        default = "0" if job.kind == "torch" else None
-        source = ArraySource(job.input_path, job.input_format, job.inputs, default)
-    else:
-        source = RowSource(job.input_path, job.input_format)
-    summary = Summary(total=source.count())
-    requests = _Requests(job, source.batches(job.batch_size))
-    writer: Writer = open_writer(job.output_path, job.output_format, lambda: source.columns)
-    client = PredictClient(
-        job.endpoint,
-        job.service,
-        token=job.token,
-        endpoint_type=job.endpoint_type,
-        timeout=job.timeout,
-        retry=RetryPolicy(max_attempts=job.retries + 1),
-    )
-
-    async def consume(progress: RowProgress) -> None:
-        fan = client.predict_many(
-            iter(requests), concurrency=job.concurrency, return_exceptions=True
-        )
-        async with fan:
-            async for result in fan:
-                batch = requests.in_flight.popleft()
-                if _fatal(result):
-                    raise result
-                outcome: Outcome = (
-                    _row_outcome(batch, result)
-                    if isinstance(batch, RowBatch)
-                    else _array_outcome(job, batch, result)
-                )
-                failed = writer.write(outcome)
-                summary.rows += batch.size
-                summary.batches += 1
-                summary.failed += failed
-                progress.advance(batch.size, failed)
-
-    try:
-        async with client:
-            with RowProgress(summary.total, quiet=job.quiet) as progress:
-                work = asyncio.create_task(consume(progress))
-                stopped = asyncio.create_task(stop.wait())
-                await asyncio.wait({work, stopped}, return_when=asyncio.FIRST_COMPLETED)
-                stopped.cancel()
-                if not work.done():
-                    summary.interrupted = True
-                    work.cancel()
-                await asyncio.gather(work, stopped, return_exceptions=True)
-                if not work.cancelled() and work.exception() is not None:
-                    raise _stopped_by(work.exception(), summary)
-    finally:
-        writer.close()
-    return summary
-
-
-def _stopped_by(error: BaseException | None, summary: Summary) -> BaseException:
-    if isinstance(error, EASError):
-        left = "" if summary.total is None else f"; {summary.total - summary.rows:,} rows not done"
-        return CLIError(f"stopped after {summary.rows:,} rows: {error}{left}")
-    assert error is not None
-    return error
 
 
 def _check(job: Job) -> None:
@@ -326,7 +106,7 @@ def _check(job: Job) -> None:
 @connection_options("--service", "EAS_SERVICE_NAME", "The service to call.")
 @click.option(
     "--endpoint-type",
-    type=click.Choice(sorted(_ENDPOINT_TYPES)),
+    type=click.Choice(["direct", "gateway"]),
     default="gateway",
     show_default=True,
     help="Through the gateway, or VPC direct to the service's instances.",
@@ -409,7 +189,7 @@ def predict(
         endpoint=endpoint,
         service=name,
         token=token,
-        endpoint_type=_ENDPOINT_TYPES[endpoint_type],
+        endpoint_type=endpoint_type,
         timeout=timeout,
         retries=retries,
         input_path=input_path,
@@ -425,7 +205,9 @@ def predict(
         quiet=quiet,
     )
     _check(job)
-    summary = run(lambda stop: _predict(job, stop))
+    from aioeas.cli.batch import predict_job  # numpy, the client, rich: only to run
+
+    summary = run(lambda stop: predict_job(job, stop))
     where = "stdout" if output_path == "-" else output_path
     if summary.interrupted:
         left = (

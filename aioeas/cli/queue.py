@@ -18,12 +18,14 @@ import base64
 import json
 import sys
 from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from aioeas import QueueClient, QueueRecord
 from aioeas.cli.options import CLIError, connection_options, parse_tags, run
+
+if TYPE_CHECKING:
+    from aioeas import QueueClient, QueueRecord
 
 __all__ = ["queue"]
 
@@ -85,6 +87,8 @@ def _call(
     **options: Any,
 ) -> T:
     """Open a client, run ``action`` on it, close it; Ctrl-C cancels the call."""
+
+    from aioeas import QueueClient  # aiohttp loads only when a command runs
 
     async def main(stop: asyncio.Event) -> T:
         async with QueueClient(endpoint, name, token=token, timeout=timeout, **options) as client:
@@ -226,6 +230,8 @@ def watch(
     if auto_commit and no_commit:
         raise click.UsageError("--auto-commit and --no-commit contradict each other")
     checked = parse_tags(tags)
+
+    from aioeas import QueueClient
 
     async def main(stop: asyncio.Event) -> None:
         async with QueueClient(endpoint, name, token=token, timeout=timeout, uid=uid, gid=gid) as c:

@@ -1,0 +1,234 @@
+"""The run behind ``aioeas predict``: batches become requests, answers become outcomes.
+
+Loaded only when a prediction runs (it brings numpy, the client and rich), so that the
+command's flags are checked and its ``--help`` shown without them. At most
+``--concurrency`` requests are in flight (``PredictClient.predict_many``); outcomes are
+handed to the writer in input order as they come.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from aioeas import (
+    ENDPOINT_TYPE_DEFAULT,
+    ENDPOINT_TYPE_DIRECT,
+    AuthError,
+    DecodeError,
+    EASError,
+    PredictClient,
+    RetryPolicy,
+    ServiceError,
+    StringRequest,
+    StringResponse,
+    TFRequest,
+    TFResponse,
+    TorchRequest,
+    TorchResponse,
+    UsageError,
+)
+from aioeas.cli.formats import ARRAY_FORMATS
+from aioeas.cli.inputs import ArrayBatch, ArraySource, RowBatch, RowSource
+from aioeas.cli.options import CLIError
+from aioeas.cli.outputs import ArrayOutcome, Outcome, RowOutcome, Writer, open_writer
+from aioeas.cli.predict import Job, Summary
+from aioeas.cli.progress import RowProgress
+
+__all__ = ["predict_job"]
+
+_ENDPOINT_TYPES = {"gateway": ENDPOINT_TYPE_DEFAULT, "direct": ENDPOINT_TYPE_DIRECT}
+_TORCH_KEY = re.compile(r"(?:arr_)?(\d+)")  # np.savez(a, b) names them arr_0, arr_1
+
+
+class _Unsendable:
+    """A batch that cannot be made into a request: it fails in ``predict`` (before any I/O)
+    with the reason, so it is reported at its place like any other failed batch."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def to_bytes(self) -> bytes:
+        raise UsageError(self.reason)
+
+    def parse_response(self, body: bytes) -> None:  # pragma: no cover - never sent
+        raise AssertionError("an unsendable batch was sent")
+
+
+def _json_value(value: Any) -> Any:
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def _describe(error: BaseException) -> str:
+    return str(error) or type(error).__name__
+
+
+class _Requests:
+    """Turns batches into requests, remembering the batches in flight (in order), so each
+    answer the fan-out hands back is matched with the rows it answers."""
+
+    def __init__(self, job: Job, batches: Iterator[RowBatch] | Iterator[ArrayBatch]) -> None:
+        self.job = job
+        self.batches = batches
+        self.in_flight: collections.deque[RowBatch | ArrayBatch] = collections.deque()
+
+    def __iter__(self) -> Iterator[Any]:
+        for batch in self.batches:
+            self.in_flight.append(batch)
+            yield self.request(batch)
+
+    def request(self, batch: RowBatch | ArrayBatch) -> Any:
+        try:
+            if isinstance(batch, RowBatch):
+                return self._string(batch)
+            if self.job.kind == "torch":
+                return self._torch(batch)
+            return self._tf(batch)
+        except EASError as exc:
+            return _Unsendable(f"cannot build the request: {exc}")
+
+    def _string(self, batch: RowBatch) -> StringRequest | _Unsendable:
+        records = batch.records
+        if not records:
+            return _Unsendable("no row of this batch could be read")
+        try:
+            text = json.dumps(
+                records,
+                separators=(", ", ": "),
+                ensure_ascii=False,
+                allow_nan=False,
+                default=_json_value,
+            )
+        except (TypeError, ValueError) as exc:
+            return _Unsendable(f"cannot send these rows as JSON: {exc}")
+        return StringRequest(text)
+
+    def _tf(self, batch: ArrayBatch) -> TFRequest:
+        request = TFRequest(self.job.signature)
+        for name, array in batch.arrays.items():
+            request.add_feed(name, array)
+        for name in self.job.outputs:
+            request.add_fetch(name)
+        return request
+
+    def _torch(self, batch: ArrayBatch) -> TorchRequest:
+        request = TorchRequest()
+        for name, array in batch.arrays.items():
+            match = _TORCH_KEY.fullmatch(name)
+            if match:
+                request.add_feed(int(match[1]), array)
+            else:
+                request.add_feed_map(name, array)
+        for index in self.job.outputs:
+            request.add_fetch(int(index))
+        return request
+
+
+def _row_outcome(batch: RowBatch, result: Any) -> RowOutcome:
+    if isinstance(result, BaseException):
+        return RowOutcome(batch, error=_describe(result))
+    assert isinstance(result, StringResponse)
+    try:
+        value = result.json()
+    except DecodeError:
+        value = result.text
+    sent = len(batch.records)
+    if isinstance(value, list) and len(value) == sent:
+        return RowOutcome(batch, results=value)
+    if sent == 1:
+        return RowOutcome(batch, results=[value])
+    return RowOutcome(batch, whole=value)
+
+
+def _array_outcome(job: Job, batch: ArrayBatch, result: Any) -> ArrayOutcome:
+    if isinstance(result, BaseException):
+        return ArrayOutcome(batch, error=_describe(result))
+    if isinstance(result, TFResponse):
+        return ArrayOutcome(batch, outputs={name: result[name] for name in result})
+    assert isinstance(result, TorchResponse)
+    outputs = result.outputs
+    names = list(job.outputs) if len(job.outputs) == len(outputs) else range(len(outputs))
+    arrays = {str(name): array for name, array in zip(names, outputs, strict=False)}
+    arrays.update(result.map_outputs)
+    return ArrayOutcome(batch, outputs=arrays)
+
+
+def _fatal(result: Any) -> bool:
+    """Failures every later batch would repeat: a rejected token, an unknown service."""
+    return isinstance(result, AuthError) or (
+        isinstance(result, ServiceError) and result.status == 404
+    )
+
+
+async def predict_job(job: Job, stop: asyncio.Event) -> Summary:
+    """Run ``job`` until its input is done or ``stop`` is set; what happened, counted."""
+    source: RowSource | ArraySource
+    if job.input_format in ARRAY_FORMATS:
+        default = "0" if job.kind == "torch" else None
+        source = ArraySource(job.input_path, job.input_format, job.inputs, default)
+    else:
+        source = RowSource(job.input_path, job.input_format)
+    summary = Summary(total=source.count())
+    requests = _Requests(job, source.batches(job.batch_size))
+    writer: Writer = open_writer(job.output_path, job.output_format, lambda: source.columns)
+    client = PredictClient(
+        job.endpoint,
+        job.service,
+        token=job.token,
+        endpoint_type=_ENDPOINT_TYPES[job.endpoint_type],
+        timeout=job.timeout,
+        retry=RetryPolicy(max_attempts=job.retries + 1),
+    )
+
+    async def consume(progress: RowProgress) -> None:
+        fan = client.predict_many(
+            iter(requests), concurrency=job.concurrency, return_exceptions=True
+        )
+        async with fan:
+            async for result in fan:
+                batch = requests.in_flight.popleft()
+                if _fatal(result):
+                    raise result
+                outcome: Outcome = (
+                    _row_outcome(batch, result)
+                    if isinstance(batch, RowBatch)
+                    else _array_outcome(job, batch, result)
+                )
+                failed = writer.write(outcome)
+                summary.rows += batch.size
+                summary.batches += 1
+                summary.failed += failed
+                progress.advance(batch.size, failed)
+
+    try:
+        async with client:
+            with RowProgress(summary.total, quiet=job.quiet) as progress:
+                work = asyncio.create_task(consume(progress))
+                stopped = asyncio.create_task(stop.wait())
+                await asyncio.wait({work, stopped}, return_when=asyncio.FIRST_COMPLETED)
+                stopped.cancel()
+                if not work.done():
+                    summary.interrupted = True
+                    work.cancel()
+                await asyncio.gather(work, stopped, return_exceptions=True)
+                if not work.cancelled() and work.exception() is not None:
+                    raise _stopped_by(work.exception(), summary)
+    finally:
+        writer.close()
+    return summary
+
+
+def _stopped_by(error: BaseException | None, summary: Summary) -> BaseException:
+    if isinstance(error, EASError):
+        left = "" if summary.total is None else f"; {summary.total - summary.rows:,} rows not done"
+        return CLIError(f"stopped after {summary.rows:,} rows: {error}{left}")
+    assert error is not None
+    return error
