@@ -23,6 +23,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import stat
 import sys
 import tempfile
 from collections.abc import Callable, Iterable
@@ -34,6 +35,7 @@ import numpy as np
 import numpy.typing as npt
 
 from aioeas.cli.inputs import ArrayBatch, RowBatch, pyarrow
+from aioeas.cli.options import CLIError
 
 __all__ = ["ArrayOutcome", "RowOutcome", "Writer", "open_writer"]
 
@@ -160,17 +162,39 @@ class JsonLinesWriter:
             self._stream.flush()
 
 
+def _new_file_mode() -> int:
+    """The mode ``open(path, "w")`` gives a new file: 0o666 less the umask (0o644 usually)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def _replace_atomically(path: str, write: Callable[[str], None]) -> None:
-    """Write through ``write(tmp_path)`` next to ``path``, then rename over it."""
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
-    os.close(fd)
+    """Write through ``write(tmp_path)`` next to ``path``'s target, then rename over it.
+
+    A reader never sees half a file, and the result is what ``open(path, "w")`` would have
+    left: a symlink is followed (its target is replaced, the link stays), an existing
+    file keeps its permissions, a new one gets the umask's. Errors name ``path``, never
+    the temporary file.
+    """
+    target = Path(os.path.realpath(path))
     try:
+        mode = stat.S_IMODE(target.stat().st_mode)
+    except FileNotFoundError:
+        mode = _new_file_mode()
+    tmp: str | None = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+        os.close(fd)
         write(tmp)
+        os.chmod(tmp, mode)
         os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        tmp = None
+    except OSError as exc:
+        raise CLIError(f"cannot write {path}: {exc.strerror or exc}") from None
+    finally:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
 
 
 class TableWriter:

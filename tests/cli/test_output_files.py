@@ -1,0 +1,101 @@
+"""Output files of ``aioeas predict`` as a user expects them: CSV, Parquet and .npz end up
+as ``open(path, "w")`` would leave them (permissions kept, links followed, the umask's mode
+for a new file), and an error names the path the user gave, not a temporary file's."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.cli.support import EmulatorThread, Result, invoke
+
+FORMATS = ["csv", "parquet", "npz"]
+
+
+@pytest.fixture
+def umask_022() -> Iterator[None]:
+    old = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def _run(emulator: EmulatorThread, tmp_path: Path, out: Path | str) -> Result:
+    env = {"EAS_ENDPOINT": emulator.url, "EAS_TOKEN": "cli-token"}
+    if str(out).endswith(".npz"):
+        np.save(tmp_path / "in.npy", np.ones((3, 784), np.float32))
+        args = ["in.npy", "--service", "mnist_saved_model_example", "--input", "images"]
+        args += ["--signature", "predict_images"]
+    else:
+        (tmp_path / "in.jsonl").write_text(
+            "".join(json.dumps({"fea1": i, "fea2": 1}) + "\n" for i in range(3))
+        )
+        args = ["in.jsonl", "--service", "scorecard_pmml_example"]
+    return invoke("predict", str(tmp_path / args[0]), *args[1:], "-o", str(out), "-q", env=env)
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_new_file_gets_the_umasks_mode_like_jsonl(
+    emulator: EmulatorThread, tmp_path: Path, umask_022: None, fmt: str
+) -> None:
+    out = tmp_path / f"out.{fmt}"
+    result = _run(emulator, tmp_path, out)
+    assert result.code == 0, result.err
+    assert _mode(out) == 0o644
+    jsonl = tmp_path / "out.jsonl"
+    assert _run(emulator, tmp_path, jsonl).code == 0
+    assert _mode(jsonl) == _mode(out)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_an_existing_file_keeps_its_permissions(
+    emulator: EmulatorThread, tmp_path: Path, fmt: str
+) -> None:
+    out = tmp_path / f"out.{fmt}"
+    out.write_text("old")
+    out.chmod(0o640)
+    result = _run(emulator, tmp_path, out)
+    assert result.code == 0, result.err
+    assert _mode(out) == 0o640
+    assert out.read_bytes() != b"old"
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_symlink_is_followed_and_kept(emulator: EmulatorThread, tmp_path: Path, fmt: str) -> None:
+    (tmp_path / "real").mkdir()
+    target = tmp_path / "real" / f"results.{fmt}"
+    target.write_text("old")
+    link = tmp_path / f"link.{fmt}"
+    link.symlink_to(target)
+    result = _run(emulator, tmp_path, link)
+    assert result.code == 0, result.err
+    assert link.is_symlink()
+    assert os.readlink(link) == str(target)
+    assert target.read_bytes() != b"old"
+    assert [p.name for p in (tmp_path / "real").iterdir()] == [target.name]  # no leftovers
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_an_error_names_the_path_given_not_the_temporary_file(
+    emulator: EmulatorThread, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str
+) -> None:
+    def full(src: str, dst: str) -> None:
+        raise OSError(28, "No space left on device", src)
+
+    monkeypatch.setattr(os, "replace", full)
+    given = str(tmp_path / f"out.{fmt}")
+    result = _run(emulator, tmp_path, given)
+    assert result.code == 1
+    assert result.err == f"aioeas: error: cannot write {given}: No space left on device\n"
+    assert list(tmp_path.glob(".out*")) == []  # the temporary file is gone
