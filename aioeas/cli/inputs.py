@@ -67,12 +67,20 @@ def _parquet() -> Any:
 
 @dataclass(frozen=True)
 class Row:
-    """One input row: ``value`` as read (shown again in tabular output), ``record`` as sent
-    (JSON-ready), or ``error`` when the row could not be read."""
+    """One input row: ``value`` as read (shown again in CSV output), ``record`` as sent
+    (JSON-ready), or ``error`` when the row could not be read; ``cells``: the input's
+    columns typed, for typed outputs (Parquet), when they differ from ``value`` (a CSV's
+    text cells typed as they are sent)."""
 
     value: Any
     record: Any = None
     error: str | None = None
+    cells: Any = None
+
+    @property
+    def typed(self) -> Any:
+        """The input's columns with their types (what Parquet output keeps)."""
+        return self.value if self.cells is None else self.cells
 
 
 @dataclass
@@ -108,10 +116,17 @@ def _plain(value: Any) -> Any:
     return value
 
 
+_BOOLS = {"true": True, "false": False}
+
+
 def _csv_value(text: str) -> Any:
-    """A CSV cell as JSON: numbers as numbers (a scorecard wants numbers), '' as null."""
+    """A CSV cell typed, once, for every use (the request, Parquet output): as JSON lines
+    would carry it. Integers and decimals as numbers (a scorecard wants numbers), ``true``
+    and ``false`` (any case) as booleans, '' as null, anything else as text."""
     if text == "":
         return None
+    if text.lower() in _BOOLS:
+        return _BOOLS[text.lower()]
     if _INT.fullmatch(text):
         return int(text)
     if _FLOAT.fullmatch(text):
@@ -206,13 +221,16 @@ class RowSource:
             self.columns = header
             for number, cells in enumerate(reader, 2):
                 if len(cells) != len(header):
+                    value = dict(zip(header, cells, strict=False))
                     yield Row(
-                        dict(zip(header, cells, strict=False)),
+                        value,
                         error=f"line {number} has {len(cells)} cells, the header {len(header)}",
+                        cells={k: _csv_value(v) for k, v in value.items()},
                     )
                     continue
                 value = dict(zip(header, cells, strict=True))
-                yield Row(value, {k: _csv_value(v) for k, v in value.items()})
+                typed = {k: _csv_value(v) for k, v in value.items()}
+                yield Row(value, typed, cells=typed)
 
 
 def _parse_inputs(specs: tuple[str, ...]) -> list[tuple[str, str | None]]:

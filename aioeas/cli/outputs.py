@@ -215,7 +215,8 @@ class TableWriter:
         inputs = set(self._input_columns())
         failed = 0
         for offset, (_, result, error) in enumerate(_row_items(outcome)):
-            value = outcome.batch.rows[offset].value
+            source = outcome.batch.rows[offset]
+            value = source.value if self._fmt == "csv" else source.typed
             row: dict[str, Any] = dict(value) if isinstance(value, dict) else {}
             if error is None and result is _WHOLE:
                 error = (

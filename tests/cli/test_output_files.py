@@ -99,3 +99,46 @@ def test_an_error_names_the_path_given_not_the_temporary_file(
     assert result.code == 1
     assert result.err == f"aioeas: error: cannot write {given}: No space left on device\n"
     assert list(tmp_path.glob(".out*")) == []  # the temporary file is gone
+
+
+def test_csv_columns_are_typed_once_for_every_output(
+    emulator: EmulatorThread, tmp_path: Path
+) -> None:
+    """CSV in, Parquet out kept numbers as strings (``fea1: string``), where the same rows
+    from JSON lines kept int64/double: a CSV cell is typed once, as it is sent."""
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    records = [
+        {"fea1": i, "fea2": i / 4, "flag": i % 2 == 0, "name": f"n{i}", "code": "007"}
+        for i in range(5)
+    ]
+    (tmp_path / "in.csv").write_text(
+        "fea1,fea2,flag,name,code\n"
+        + "".join(f"{i},{i / 4},{str(i % 2 == 0).lower()},n{i},007\n" for i in range(5))
+    )
+    (tmp_path / "in.jsonl").write_text(
+        "".join(json.dumps({**r, "code": 7}) + "\n" for r in records)
+    )
+    env = {"EAS_ENDPOINT": emulator.url, "EAS_TOKEN": "cli-token"}
+    schemas = {}
+    for src in ("in.csv", "in.jsonl"):
+        out = tmp_path / f"{src}.parquet"
+        result = invoke(
+            "predict", str(tmp_path / src), "--service", "echo", "-o", str(out), env=env
+        )
+        assert result.code == 0, result.err
+        schemas[src] = pq.read_schema(out)
+    expected = [pa.int64(), pa.float64(), pa.bool_(), pa.string(), pa.int64()]
+    for schema in schemas.values():
+        assert [schema.field(c).type for c in ("fea1", "fea2", "flag", "name", "code")] == expected
+    table = pq.read_table(tmp_path / "in.csv.parquet").to_pylist()
+    assert [{k: row[k] for k in records[0]} for row in table] == [{**r, "code": 7} for r in records]
+    # what was sent is typed the same way (echo answers the records it got)
+    echoed = invoke("predict", str(tmp_path / "in.csv"), "--service", "echo", env=env)
+    assert [json.loads(line)["result"] for line in echoed.out.splitlines()] == [
+        {**r, "code": 7} for r in records
+    ]
+    # CSV out keeps the input's text as it was
+    out = tmp_path / "out.csv"
+    invoke("predict", str(tmp_path / "in.csv"), "--service", "echo", "-o", str(out), env=env)
+    assert out.read_text().splitlines()[1].startswith("0,0.0,true,n0,007,")
