@@ -12,6 +12,7 @@ import asyncio
 import collections
 import json
 import re
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -210,7 +211,9 @@ async def predict_job(job: Job, stop: asyncio.Event) -> Summary:
 
     try:
         async with client:
-            with RowProgress(summary.total, quiet=job.quiet) as progress:
+            with RowProgress(
+                summary.total, quiet=job.quiet or _results_on_a_terminal(job)
+            ) as progress:
                 work = asyncio.create_task(consume(progress))
                 stopped = asyncio.create_task(stop.wait())
                 await asyncio.wait({work, stopped}, return_when=asyncio.FIRST_COMPLETED)
@@ -224,6 +227,13 @@ async def predict_job(job: Job, stop: asyncio.Event) -> Summary:
     finally:
         writer.close()
     return summary
+
+
+def _results_on_a_terminal(job: Job) -> bool:
+    """Results go to stdout and stdout is a terminal: no bar then. The bar redraws itself
+    with cursor movements; lines written to the same screen meanwhile got overwritten or
+    spliced (38 of 1,865 rows in a 60-column terminal). The results come first."""
+    return job.output_path == "-" and sys.stdout.isatty()
 
 
 def _stopped_by(error: BaseException | None, summary: Summary) -> BaseException:
