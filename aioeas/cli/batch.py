@@ -61,14 +61,6 @@ class _Unsendable:
         raise AssertionError("an unsendable batch was sent")
 
 
-def _json_value(value: Any) -> Any:
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    raise TypeError(f"{type(value).__name__} is not JSON")
-
-
 def _describe(error: BaseException) -> str:
     return str(error) or type(error).__name__
 
@@ -107,7 +99,6 @@ class _Requests:
                 separators=(", ", ": "),
                 ensure_ascii=False,
                 allow_nan=False,
-                default=_json_value,
             )
         except (TypeError, ValueError) as exc:
             return _Unsendable(f"cannot send these rows as JSON: {exc}")

@@ -16,7 +16,6 @@ import csv
 import importlib
 import io
 import json
-import math
 import re
 import sys
 from collections.abc import Iterator
@@ -28,6 +27,8 @@ import numpy as np
 import numpy.typing as npt
 
 from aioeas.cli.formats import ARRAY_FORMATS, ROW_FORMATS, detect_format
+from aioeas.errors import UsageError
+from aioeas.requests.string import json_record
 
 __all__ = [
     "ARRAY_FORMATS",
@@ -109,11 +110,15 @@ class ArrayBatch:
     arrays: dict[str, npt.NDArray[Any]] = field(default_factory=dict)
 
 
-def _plain(value: Any) -> Any:
-    """A value JSON can carry: NaN and infinities (a missing cell) become null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
+def _record(value: Any, number: int) -> Row:
+    """A row read as ``value``, with its record converted for JSON as ``from_records`` does
+    (NaN as null, dates as ISO strings); a value JSON cannot carry fails this row only."""
+    if not isinstance(value, dict):
+        return Row(value, value)
+    try:
+        return Row(value, json_record(value, number))
+    except UsageError as exc:
+        return Row(value, error=str(exc))
 
 
 _BOOLS = {"true": True, "false": False}
@@ -180,9 +185,11 @@ class RowSource:
         elif self.fmt == "csv":
             yield from self._csv_rows()
         else:
+            number = 0
             for batch in self._parquet_file.iter_batches(batch_size=4096):
                 for item in batch.to_pylist():
-                    yield Row(item, {k: _plain(v) for k, v in item.items()})
+                    yield _record(item, number)
+                    number += 1
 
     def _json_rows(self) -> Iterator[Row]:
         stream: io.TextIOBase
@@ -193,10 +200,12 @@ class RowSource:
             stream = open(self.path, encoding="utf-8")  # noqa: SIM115 - closed below
             close = True
         seen: dict[str, None] = {}
+        row = -1
         try:
             for number, line in enumerate(stream, 1):
                 if not line.strip():
                     continue
+                row += 1
                 try:
                     value = json.loads(line)
                 except ValueError as exc:
@@ -207,7 +216,7 @@ class RowSource:
                         if key not in seen:
                             seen[key] = None
                             self.columns.append(key)
-                yield Row(value, value)
+                yield _record(value, row)
         finally:
             if close:
                 stream.close()

@@ -142,3 +142,36 @@ def test_csv_columns_are_typed_once_for_every_output(
     out = tmp_path / "out.csv"
     invoke("predict", str(tmp_path / "in.csv"), "--service", "echo", "-o", str(out), env=env)
     assert out.read_text().splitlines()[1].startswith("0,0.0,true,n0,007,")
+
+
+def test_parquet_rows_are_converted_as_from_records_converts_them(
+    emulator: EmulatorThread, tmp_path: Path
+) -> None:
+    """NaN as null, Timestamps as ISO strings; a value JSON cannot carry fails its row
+    alone, naming the row and the column (the same conversion as ``from_records``)."""
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    import datetime
+
+    when = datetime.datetime(2024, 5, 1, 12, 30)
+    table = pa.table(
+        {
+            "x": pa.array([1.5, float("nan"), float("inf"), 2.0]),
+            "when": pa.array([when, None, when, when], pa.timestamp("us")),
+        }
+    )
+    pq.write_table(table, tmp_path / "in.parquet")
+    env = {"EAS_ENDPOINT": emulator.url, "EAS_TOKEN": "cli-token"}
+    result = invoke(
+        "predict", str(tmp_path / "in.parquet"), "--service", "echo", "--batch-size", "4",
+        env=env,
+    )  # fmt: skip
+    assert result.code == 1
+    lines = [json.loads(line) for line in result.out.splitlines()]
+    iso = "2024-05-01T12:30:00"
+    assert lines == [
+        {"row": 0, "result": {"x": 1.5, "when": iso}},
+        {"row": 1, "result": {"x": None, "when": None}},
+        {"row": 2, "error": "row 2, column 'x': inf cannot be sent as JSON"},
+        {"row": 3, "result": {"x": 2.0, "when": iso}},
+    ]
