@@ -36,7 +36,7 @@ from aioeas import (
 )
 from aioeas.cli.formats import ARRAY_FORMATS
 from aioeas.cli.inputs import ArrayBatch, ArraySource, RowBatch, RowSource
-from aioeas.cli.options import CLIError
+from aioeas.cli.options import CLIError, count
 from aioeas.cli.outputs import ArrayOutcome, Outcome, RowOutcome, Writer, open_writer
 from aioeas.cli.predict import Job, Summary
 from aioeas.cli.progress import RowProgress
@@ -171,6 +171,8 @@ async def predict_job(job: Job, stop: asyncio.Event) -> Summary:
         source = RowSource(job.input_path, job.input_format)
     summary = Summary(total=source.count())
     requests = _Requests(job, source.batches(job.batch_size))
+    if isinstance(source, ArraySource):
+        _check_arrays(requests, source)
     writer: Writer = open_writer(job.output_path, job.output_format, lambda: source.columns)
     client = PredictClient(
         job.endpoint,
@@ -198,6 +200,8 @@ async def predict_job(job: Job, stop: asyncio.Event) -> Summary:
                     else _array_outcome(job, batch, result)
                 )
                 failed = writer.write(outcome)
+                if failed and summary.first_failure is None:
+                    summary.first_failure = writer.first_failure
                 summary.rows += batch.size
                 summary.batches += 1
                 summary.failed += failed
@@ -225,6 +229,18 @@ async def predict_job(job: Job, stop: asyncio.Event) -> Summary:
     return summary
 
 
+def _check_arrays(requests: _Requests, source: ArraySource) -> None:
+    """Every batch of an array file has the same dtypes and row shapes: if the first row
+    cannot be made into a request, no batch can. A usage error then, before any request
+    (it used to be "50 of 50 rows failed (see w.npz)", the reason hidden in the file)."""
+    first = next(source.batches(1), None)
+    if first is None:
+        return
+    request = requests.request(first)
+    if isinstance(request, _Unsendable):
+        raise UsageError(request.reason)
+
+
 def unreachable_limit(job: Job) -> int:
     """After this many requests in a row failed to connect (each after its retries), with
     no answer in between, the service is gone and the run stops: every later request would
@@ -236,9 +252,9 @@ def unreachable_limit(job: Job) -> int:
 class _UnreachableError(EASError):
     """The run stopped because the service could no longer be reached."""
 
-    def __init__(self, count: int, last: BaseException) -> None:
+    def __init__(self, failures: int, last: BaseException) -> None:
         super().__init__(
-            f"the service is unreachable: {count} requests in a row could not connect "
+            f"the service is unreachable: {count(failures, 'request')} in a row could not connect "
             f"(the last: {_describe(last)})"
         )
 
@@ -252,7 +268,11 @@ def _results_on_a_terminal(job: Job) -> bool:
 
 def _stopped_by(error: BaseException | None, summary: Summary) -> BaseException:
     if isinstance(error, EASError):
-        left = "" if summary.total is None else f"; {summary.total - summary.rows:,} rows not done"
-        return CLIError(f"stopped after {summary.rows:,} rows: {error}{left}")
+        left = (
+            ""
+            if summary.total is None
+            else f"; {count(summary.total - summary.rows, 'row')} not done"
+        )
+        return CLIError(f"stopped after {count(summary.rows, 'row')}: {error}{left}")
     assert error is not None
     return error

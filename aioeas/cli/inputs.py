@@ -27,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from aioeas.cli.formats import ARRAY_FORMATS, ROW_FORMATS, detect_format
+from aioeas.cli.options import count
 from aioeas.errors import UsageError
 from aioeas.requests.string import json_record
 
@@ -233,7 +234,7 @@ class RowSource:
                     value = dict(zip(header, cells, strict=False))
                     yield Row(
                         value,
-                        error=f"line {number} has {len(cells)} cells, the header {len(header)}",
+                        error=f"line {number} has {count(len(cells), 'cell')}, the header {len(header)}",
                         cells={k: _csv_value(v) for k, v in value.items()},
                     )
                     continue

@@ -97,6 +97,11 @@ def cli(ctx: click.Context, debug: bool) -> None:
     settings.debug = debug
     if debug:
         logging.basicConfig(level=logging.DEBUG, format="%(name)s: %(message)s")
+    else:
+        # The library's log is for programs; a command says what went wrong in its one
+        # line. Without a handler, Python's last resort printed the library's warnings
+        # ("queue attributes unavailable ...") before the real error.
+        logging.getLogger("aioeas").addHandler(logging.NullHandler())
 
 
 @cli.command()

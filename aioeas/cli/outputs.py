@@ -71,7 +71,9 @@ Outcome = RowOutcome | ArrayOutcome
 
 class Writer(Protocol):
     """Takes outcomes in input order; ``close`` writes what it holds. ``write`` returns how
-    many rows of the batch failed."""
+    many rows of the batch failed; ``first_failure`` says the first (``row 7: reason``)."""
+
+    first_failure: str | None
 
     def write(self, outcome: Outcome) -> int: ...
 
@@ -111,7 +113,17 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=_json_default)
 
 
-class JsonLinesWriter:
+class _Failures:
+    """Remembers the first failed row a writer recorded, for the run's last line."""
+
+    first_failure: str | None = None
+
+    def failed(self, row: int, reason: str) -> None:
+        if self.first_failure is None:
+            self.first_failure = f"row {row}: {reason}"
+
+
+class JsonLinesWriter(_Failures):
     """One JSON object per input row (or per batch, when the answer does not split)."""
 
     def __init__(self, path: str) -> None:
@@ -134,6 +146,7 @@ class JsonLinesWriter:
         for number, result, error in _row_items(outcome):
             if error is not None:
                 failed += 1
+                self.failed(number, error)
                 lines.append(_dumps({"row": number, "error": error}))
             elif result is _WHOLE:
                 covered.append(number)
@@ -147,6 +160,7 @@ class JsonLinesWriter:
         batch = outcome.batch
         numbers = range(batch.first, batch.first + batch.size)
         if outcome.outputs is None:
+            self.failed(batch.first, outcome.error or "failed")
             return [_dumps({"row": n, "error": outcome.error}) for n in numbers], batch.size
         outputs = outcome.outputs
         if all(a.ndim and a.shape[0] == batch.size for a in outputs.values()):
@@ -191,7 +205,7 @@ class _BigInt:
     """Stands for an integer beyond int64 among a column's types."""
 
 
-class TableWriter:
+class TableWriter(_Failures):
     """Input columns, result columns, ``error``; CSV or Parquet.
 
     Each batch's rows go to a scratch file as they come (in memory: one batch at a time);
@@ -227,7 +241,7 @@ class TableWriter:
         inputs = set(self._input_columns())
         failed = 0
         rows: list[dict[str, Any]] = []
-        for offset, (_, result, error) in enumerate(_row_items(outcome)):
+        for offset, (number, result, error) in enumerate(_row_items(outcome)):
             source = outcome.batch.rows[offset]
             value = source.value if self._fmt == "csv" else source.typed
             row: dict[str, Any] = dict(value) if isinstance(value, dict) else {}
@@ -238,6 +252,7 @@ class TableWriter:
                 )
             if error is not None:
                 failed += 1
+                self.failed(number, error)
                 row["\0error"] = error
             else:
                 for key, item in self._flatten(result).items():
@@ -402,7 +417,7 @@ class _ArraySpool:
         self._file.close()
 
 
-class NpzWriter:
+class NpzWriter(_Failures):
     """Outputs concatenated along axis 0, with ``_row``, ``_failed_rows`` and ``_errors``.
 
     Each batch's arrays go to a scratch file per output as they come; ``close`` writes the
@@ -440,6 +455,7 @@ class NpzWriter:
                     break
         if error is not None or outcome.outputs is None:
             rows = np.arange(batch.first, batch.first + batch.size, dtype=np.int64)
+            self.failed(batch.first, error or "failed")
             self._failed.append(rows)
             self._errors.append(np.array([error or "failed"] * batch.size, np.str_))
             return batch.size

@@ -23,7 +23,7 @@ from pathlib import Path
 import click
 
 from aioeas.cli.formats import ARRAY_FORMATS, detect_format
-from aioeas.cli.options import CLIError, connection_options, retry_options, run
+from aioeas.cli.options import CLIError, connection_options, count, retry_options, run
 
 __all__ = ["predict"]
 
@@ -58,6 +58,7 @@ class Summary:
     batches: int = 0
     failed: int = 0
     interrupted: bool = False
+    first_failure: str | None = None  # "row 7: HTTP 503 ..."
 
 
 def _check(job: Job) -> None:
@@ -211,20 +212,23 @@ def predict(
     where = "stdout" if output_path == "-" else output_path
     if summary.interrupted:
         left = (
-            f"{summary.total - summary.rows:,} rows"
+            count(summary.total - summary.rows, "row")
             if summary.total is not None
             else "the rest of the input"
         )
         click.echo(
-            f"interrupted: wrote {summary.rows:,} rows in order to {where}; {left} not done",
+            f"interrupted: wrote {count(summary.rows, 'row')} in order to {where}; {left} not done",
             err=True,
         )
         raise click.exceptions.Exit(130)
     if not quiet:
         click.echo(
-            f"predict: {summary.rows:,} rows in {summary.batches:,} requests, "
+            f"predict: {count(summary.rows, 'row')} in {count(summary.batches, 'request')}, "
             f"{summary.rows - summary.failed:,} ok, {summary.failed:,} failed -> {where}",
             err=True,
         )
     if summary.failed:
-        raise CLIError(f"{summary.failed:,} of {summary.rows:,} rows failed (see {where})")
+        raise CLIError(
+            f"{summary.failed:,} of {count(summary.rows, 'row')} failed (see {where}); "
+            f"the first, {summary.first_failure}"
+        )

@@ -94,8 +94,10 @@ def test_without_retries_failed_rows_are_reported_in_place_and_exit_1(
     for line, record in zip(lines, records, strict=True):
         if "result" in line:
             assert line["result"]["score"] == pytest.approx(_score(record))
+    first = failed[0]
     assert result.err.splitlines()[-1] == (
-        f"aioeas: error: {len(failed):,} of {ROWS:,} rows failed (see {out})"
+        f"aioeas: error: {len(failed):,} of {ROWS:,} rows failed (see {out}); "
+        f"the first, row {first['row']}: {first['error']}"
     )
 
 

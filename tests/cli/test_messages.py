@@ -1,0 +1,82 @@
+"""What ``aioeas`` says, as a careful user reads it: plurals right, the reason of a failure
+on the last line rather than hidden in the output file, a usage error when no row could
+ever be sent, and no library log line before the real error."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from tests.cli.support import ROOT, EmulatorThread, invoke
+
+
+def _closed_url() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{s.getsockname()[1]}"
+
+
+def test_one_row_is_one_row(emulator: EmulatorThread, tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"fea1": null}\n')
+    result = invoke(
+        "predict", str(src), "--service", "scorecard_pmml_example", "--retries", "0",
+        env={"EAS_ENDPOINT": emulator.url, "EAS_TOKEN": "cli-token"},
+    )  # fmt: skip
+    assert result.code == 1
+    (line,) = [json.loads(x) for x in result.out.splitlines()]
+    summary, last = result.err.splitlines()
+    assert summary == "predict: 1 row in 1 request, 0 ok, 1 failed -> stdout"
+    assert (
+        last == f"aioeas: error: 1 of 1 row failed (see stdout); the first, row 0: {line['error']}"
+    )
+
+
+def test_a_short_csv_line_has_1_cell(emulator: EmulatorThread, tmp_path: Path) -> None:
+    src = tmp_path / "in.csv"
+    src.write_text("fea1,fea2\n1,2\n3\n")
+    result = invoke(
+        "predict", str(src), "--service", "echo",
+        env={"EAS_ENDPOINT": emulator.url, "EAS_TOKEN": "cli-token"},
+    )  # fmt: skip
+    assert result.code == 1
+    assert json.loads(result.out.splitlines()[1]) == {
+        "row": 1,
+        "error": "line 3 has 1 cell, the header 2",
+    }
+    assert result.err.splitlines()[-1].endswith("the first, row 1: line 3 has 1 cell, the header 2")
+
+
+def test_arrays_no_request_can_carry_are_a_usage_error_before_any_request(
+    tmp_path: Path,
+) -> None:
+    """A dtype the TF request cannot carry fails every batch alike: it is said at once,
+    exit status 2, not "50 of 50 rows failed (see w.npz)" after 50 requests."""
+    np.save(tmp_path / "c.npy", np.ones((50, 4), np.complex128))
+    out = tmp_path / "w.npz"
+    result = invoke(
+        "predict", str(tmp_path / "c.npy"), "-e", _closed_url(), "--service", "s",
+        "--input", "x", "--batch-size", "1", "-o", str(out),
+    )  # fmt: skip
+    assert result.code == 2
+    (line,) = result.err.splitlines()
+    assert line.startswith("aioeas: error: cannot build the request: ")
+    assert "complex" in line
+    assert not out.exists()  # nothing was sent, nothing written
+
+
+def test_no_library_warning_before_the_error_when_the_server_is_down() -> None:
+    """A subprocess: pytest's own log handlers would hide Python's last-resort printing."""
+    args = ["queue", "put", "x", "-e", _closed_url(), "--queue", "q", "--timeout", "1"]
+    done = subprocess.run(
+        [sys.executable, "-m", "aioeas", *args],
+        capture_output=True, text=True, cwd=ROOT, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 1
+    (line,) = done.stderr.splitlines()
+    assert line.startswith("aioeas: error: connection to ")
