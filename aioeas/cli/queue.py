@@ -324,9 +324,25 @@ def search(endpoint: str, name: str, token: str, timeout: float, index: int) -> 
 @_queue_options
 @click.argument("indexes", nargs=-1, required=True, type=click.IntRange(min=1))
 def commit(endpoint: str, name: str, token: str, timeout: float, indexes: tuple[int, ...]) -> None:
-    """Mark records INDEXES done: they are never delivered again."""
+    """Mark records INDEXES done: they are never delivered again; print the service's answer.
 
-    async def action(client: QueueClient) -> str:
-        return await client.commit(list(indexes))
+    Exit status 1, committing nothing, when an index is beyond the queue's last: the
+    service answers OK to any index, which read as if the record had been there.
+    """
 
-    _print(_call(endpoint, name, token, timeout, action))
+    async def action(client: QueueClient) -> tuple[str | None, int]:
+        attrs = await client.attributes()
+        last = int(attrs.get("stream.lastEntry", "0") or 0)
+        if any(i > last for i in indexes):
+            return None, last
+        return await client.commit(list(indexes)), last
+
+    answer, last = _call(endpoint, name, token, timeout, action)
+    if answer is None:
+        beyond = [i for i in indexes if i > last]
+        shown = ", ".join(map(str, beyond))
+        raise CLIError(
+            f"queue {name} holds no {'record' if len(beyond) == 1 else 'records'} {shown} "
+            f"(its last index is {last}); nothing committed"
+        )
+    _print(answer)
