@@ -26,6 +26,7 @@ import click
 import numpy as np
 import numpy.typing as npt
 
+from aioeas._install import install_hint
 from aioeas.cli.formats import ARRAY_FORMATS, ROW_FORMATS, detect_format
 from aioeas.cli.options import count
 from aioeas.errors import UsageError
@@ -59,7 +60,7 @@ def pyarrow() -> Any:
     try:
         return importlib.import_module("pyarrow")
     except ImportError:
-        raise MissingExtraError("Parquet needs pyarrow: pip install 'aioeas[parquet]'") from None
+        raise MissingExtraError(f"Parquet needs pyarrow: {install_hint('parquet')}") from None
 
 
 def _parquet() -> Any:

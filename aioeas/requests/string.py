@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from aioeas._install import install_hint
 from aioeas.errors import DecodeError, UsageError
 from aioeas.requests.base import Request, Response
 
@@ -173,7 +174,7 @@ class StringResponse(Response):
         try:
             import pandas as pd
         except ImportError:  # pragma: no cover - depends on the environment
-            raise UsageError("to_dataframe() needs pandas: pip install 'aioeas[pandas]'") from None
+            raise UsageError(f"to_dataframe() needs pandas: {install_hint('pandas')}") from None
         data = self.json()
         if isinstance(data, dict):
             values = list(data.values())

@@ -80,3 +80,17 @@ def test_no_library_warning_before_the_error_when_the_server_is_down() -> None:
     assert done.returncode == 1
     (line,) = done.stderr.splitlines()
     assert line.startswith("aioeas: error: connection to ")
+
+
+def test_install_hints_for_an_installed_copy_and_for_a_checkout(tmp_path: Path) -> None:
+    from aioeas._install import install_hint
+
+    installed = tmp_path / "site-packages" / "aioeas"
+    installed.mkdir(parents=True)
+    assert install_hint("cli", installed) == "pip install 'aioeas[cli]'"
+    checkout = tmp_path / "src"
+    (checkout / "aioeas").mkdir(parents=True)
+    (checkout / "pyproject.toml").write_text('[project]\nname = "aioeas"\n')
+    assert install_hint("parquet", checkout / "aioeas") == f"pip install -e '{checkout}[parquet]'"
+    (checkout / "pyproject.toml").write_text('[project]\nname = "other"\n')
+    assert install_hint("cli", checkout / "aioeas") == "pip install 'aioeas[cli]'"

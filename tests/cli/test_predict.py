@@ -18,7 +18,7 @@ import pytest
 
 from aioeas.emulator import Fault
 from aioeas.emulator import models as emulator_models
-from tests.cli.support import EmulatorThread, Result, invoke
+from tests.cli.support import ROOT, EmulatorThread, Result, invoke
 
 ROWS = 3000
 
@@ -212,7 +212,9 @@ def test_parquet_without_pyarrow_is_one_clear_line(
     src = _jsonl(tmp_path / "in.jsonl", _records(3))
     result = _predict(emulator, str(src), "-o", str(tmp_path / "o.parquet"), "--service", "echo")
     assert result.code == 2
-    assert result.err == "aioeas: error: Parquet needs pyarrow: pip install 'aioeas[parquet]'\n"
+    assert result.err == (
+        f"aioeas: error: Parquet needs pyarrow: pip install -e '{ROOT}[parquet]'\n"
+    )
 
 
 def test_answers_that_do_not_split_are_reported_per_batch(
