@@ -183,6 +183,20 @@ async def predict_job(job: Job, stop: asyncio.Event) -> Summary:
         retry=RetryPolicy(max_attempts=job.retries + 1),
     )
 
+    async def bisect(batch: RowBatch | ArrayBatch, result: Any) -> list[tuple[Any, Any]]:
+        """A batch refused with a 4xx (one bad record fails the whole request) is split in
+        halves, each sent again, down to the rows at fault: only they fail. In order."""
+        if not _refused(result) or _sent_rows(batch) < 2:
+            return [(batch, result)]
+        pieces: list[tuple[Any, Any]] = []
+        for half in _halves(batch):
+            try:
+                answer: Any = await client.predict(requests.request(half))
+            except EASError as exc:
+                answer = exc
+            pieces += await bisect(half, answer)
+        return pieces
+
     async def consume(progress: RowProgress) -> None:
         fan = client.predict_many(
             iter(requests), concurrency=job.concurrency, return_exceptions=True
@@ -194,18 +208,19 @@ async def predict_job(job: Job, stop: asyncio.Event) -> Summary:
                 if _fatal(result):
                     raise result
                 unreachable = unreachable + 1 if isinstance(result, ConnectError) else 0
-                outcome: Outcome = (
-                    _row_outcome(batch, result)
-                    if isinstance(batch, RowBatch)
-                    else _array_outcome(job, batch, result)
-                )
-                failed = writer.write(outcome)
-                if failed and summary.first_failure is None:
-                    summary.first_failure = writer.first_failure
+                for piece, answer in await bisect(batch, result):
+                    outcome: Outcome = (
+                        _row_outcome(piece, answer)
+                        if isinstance(piece, RowBatch)
+                        else _array_outcome(job, piece, answer)
+                    )
+                    failed = writer.write(outcome)
+                    if failed and summary.first_failure is None:
+                        summary.first_failure = writer.first_failure
+                    summary.failed += failed
+                    progress.advance(piece.size, failed)
                 summary.rows += batch.size
                 summary.batches += 1
-                summary.failed += failed
-                progress.advance(batch.size, failed)
                 if unreachable >= unreachable_limit(job):
                     raise _UnreachableError(unreachable, result)
 
@@ -227,6 +242,35 @@ async def predict_job(job: Job, stop: asyncio.Event) -> Summary:
     finally:
         writer.close()
     return summary
+
+
+def _refused(result: Any) -> bool:
+    """A 4xx other than the fatal ones: the service refused what this request carried."""
+    return (
+        isinstance(result, ServiceError)
+        and 400 <= result.status < 500
+        and not _fatal(result)
+        and result.status not in (408, 429)  # too slow, too many: not the records' fault
+    )
+
+
+def _sent_rows(batch: RowBatch | ArrayBatch) -> int:
+    return len(batch.records) if isinstance(batch, RowBatch) else batch.size
+
+
+def _halves(batch: RowBatch | ArrayBatch) -> list[RowBatch] | list[ArrayBatch]:
+    half = batch.size // 2
+    if isinstance(batch, RowBatch):
+        return [
+            RowBatch(batch.first, batch.rows[:half]),
+            RowBatch(batch.first + half, batch.rows[half:]),
+        ]
+    return [
+        ArrayBatch(batch.first, half, {k: a[:half] for k, a in batch.arrays.items()}),
+        ArrayBatch(
+            batch.first + half, batch.size - half, {k: a[half:] for k, a in batch.arrays.items()}
+        ),
+    ]
 
 
 def _check_arrays(requests: _Requests, source: ArraySource) -> None:

@@ -94,3 +94,31 @@ def test_install_hints_for_an_installed_copy_and_for_a_checkout(tmp_path: Path) 
     assert install_hint("parquet", checkout / "aioeas") == f"pip install -e '{checkout}[parquet]'"
     (checkout / "pyproject.toml").write_text('[project]\nname = "other"\n')
     assert install_hint("cli", checkout / "aioeas") == "pip install 'aioeas[cli]'"
+
+
+def test_a_refused_batch_is_split_so_only_the_bad_rows_fail(
+    emulator: EmulatorThread, tmp_path: Path
+) -> None:
+    """Two bad lines used to mark all 11 rows of their request failed: on a 4xx the batch
+    is split in halves, sent again, down to the rows at fault."""
+    records: list[dict[str, object]] = [{"fea1": i, "fea2": 2} for i in range(11)]
+    records[3]["fea1"] = None
+    records[8]["fea1"] = "x"
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in records) + "not json\n")
+    result = invoke(
+        "predict", str(src), "--service", "scorecard_pmml_example", "--batch-size", "12",
+        env={"EAS_ENDPOINT": emulator.url, "EAS_TOKEN": "cli-token"},
+    )  # fmt: skip
+    assert result.code == 1
+    lines = [json.loads(x) for x in result.out.splitlines()]
+    assert [line["row"] for line in lines] == list(range(12))
+    failed = [line["row"] for line in lines if "error" in line]
+    assert failed == [3, 8, 11]
+    assert "HTTP 400" in lines[3]["error"]
+    assert "is not a number" in lines[8]["error"]
+    assert lines[11]["error"].startswith("line 12 is not JSON")
+    for line, record in zip(lines[:11], records, strict=True):
+        if "result" in line:
+            assert line["result"]["score"] > 0, record
+    assert "12 rows in 1 request, 9 ok, 3 failed" in result.err
