@@ -12,6 +12,7 @@ the run: it is kept, with its error, and reported in the output at its place.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import importlib
 import io
@@ -20,7 +21,7 @@ import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TextIO
 
 import click
 import numpy as np
@@ -141,6 +142,25 @@ def _csv_value(text: str) -> Any:
     return text
 
 
+@contextlib.contextmanager
+def _text(path: str) -> Iterator[TextIO]:
+    """``path`` (``-``: stdin) as UTF-8 text, CSV-ready; stdin is left open after."""
+    if path == "-":
+        stream = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", newline="")
+        try:
+            yield stream
+        finally:
+            stream.detach()
+    else:
+        with open(path, encoding="utf-8", newline="") as f:
+            yield f
+
+
+def _binary(path: str) -> Any:
+    """``path``, or stdin read whole (Parquet and .npy readers need to seek)."""
+    return io.BytesIO(sys.stdin.buffer.read()) if path == "-" else path
+
+
 class RowSource:
     """The rows of a JSON lines, CSV or Parquet file (``-``: JSON lines on stdin)."""
 
@@ -152,8 +172,10 @@ class RowSource:
         #: The input's column names in order (CSV header, Parquet schema; JSON lines: the
         #: keys of the objects, as they are first seen).
         self.columns: list[str] = []
+        self._seen: dict[str, None] = {}
+        self._array: list[Any] | None = None  # a JSON array, parsed once
         if fmt == "parquet":
-            self._parquet_file = _parquet().ParquetFile(path)
+            self._parquet_file = _parquet().ParquetFile(_binary(path))
             self.columns = list(self._parquet_file.schema_arrow.names)
 
     def count(self) -> int | None:
@@ -162,6 +184,8 @@ class RowSource:
             return None
         if self.fmt == "parquet":
             return int(self._parquet_file.metadata.num_rows)
+        if self.fmt == "json":
+            return len(self._json_array())
         if self.fmt == "csv":
             with open(self.path, newline="", encoding="utf-8") as f:
                 return max(0, sum(1 for _ in csv.reader(f)) - 1)
@@ -184,6 +208,10 @@ class RowSource:
     def _rows(self) -> Iterator[Row]:
         if self.fmt == "jsonl":
             yield from self._json_rows()
+        elif self.fmt == "json":
+            for number, value in enumerate(self._json_array()):
+                self._see_columns(value)
+                yield _record(value, number)
         elif self.fmt == "csv":
             yield from self._csv_rows()
         else:
@@ -201,7 +229,6 @@ class RowSource:
         else:
             stream = open(self.path, encoding="utf-8")  # noqa: SIM115 - closed below
             close = True
-        seen: dict[str, None] = {}
         row = -1
         try:
             for number, line in enumerate(stream, 1):
@@ -213,18 +240,33 @@ class RowSource:
                 except ValueError as exc:
                     yield Row(None, error=f"line {number} is not JSON: {exc}")
                     continue
-                if isinstance(value, dict):
-                    for key in value:
-                        if key not in seen:
-                            seen[key] = None
-                            self.columns.append(key)
+                self._see_columns(value)
                 yield _record(value, row)
         finally:
             if close:
                 stream.close()
 
+    def _see_columns(self, value: Any) -> None:
+        """JSON rows' columns: the objects' keys, in the order they are first seen."""
+        if isinstance(value, dict):
+            for key in value:
+                if key not in self._seen:
+                    self._seen[key] = None
+                    self.columns.append(key)
+
+    def _json_array(self) -> list[Any]:
+        """A JSON document's rows: the items of an array, or one object as one row."""
+        if self._array is None:
+            try:
+                with _text(self.path) as stream:
+                    document = json.load(stream)
+            except ValueError as exc:
+                raise click.UsageError(f"{self.path} is not one JSON document: {exc}") from None
+            self._array = document if isinstance(document, list) else [document]
+        return self._array
+
     def _csv_rows(self) -> Iterator[Row]:
-        with open(self.path, newline="", encoding="utf-8") as f:
+        with _text(self.path) as f:
             reader = csv.reader(f)
             header = next(reader, None)
             if header is None:
@@ -279,9 +321,12 @@ class ArraySource:
                 raise click.UsageError(
                     "a .npy needs --input NAME: the service's input to send it as"
                 )
-            self.arrays[name] = np.load(path, mmap_mode="r", allow_pickle=False)
+            if path == "-":
+                self.arrays[name] = np.load(_binary(path), allow_pickle=False)
+            else:
+                self.arrays[name] = np.load(path, mmap_mode="r", allow_pickle=False)
         elif fmt == "npz":
-            with np.load(path, allow_pickle=False) as archive:
+            with np.load(_binary(path), allow_pickle=False) as archive:
                 keys = list(archive.files)
                 wanted = specs or [(key, None) for key in keys]
                 for name, key in wanted:

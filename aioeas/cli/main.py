@@ -37,7 +37,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "predict": (
         "aioeas.cli.predict",
-        "Predict every row of INPUT (a file, or - for JSON lines on stdin), in order.",
+        "Predict every row of INPUT (a file, or - for stdin), in order.",
     ),
     "queue": (
         "aioeas.cli.queue",

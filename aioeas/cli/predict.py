@@ -22,7 +22,8 @@ from pathlib import Path
 
 import click
 
-from aioeas.cli.formats import ARRAY_FORMATS, detect_format
+from aioeas.cli.formats import ARRAY_FORMATS, INPUT_FORMATS, detect_format
+from aioeas.cli.formats import input_format as input_format_of
 from aioeas.cli.options import CLIError, connection_options, count, retry_options, run
 
 __all__ = ["predict"]
@@ -96,6 +97,14 @@ def _check(job: Job) -> None:
     type=click.Path(exists=True, dir_okay=False, readable=True, allow_dash=True),
 )
 @click.option(
+    "--format",
+    "input_fmt",
+    type=click.Choice(list(INPUT_FORMATS)),
+    default=None,
+    help="INPUT's format, for stdin or a file of another suffix [default: from the suffix; "
+    "stdin: jsonl; a .json file holding an array: json].",
+)
+@click.option(
     "--out",
     "-o",
     "output_path",
@@ -153,6 +162,7 @@ def _check(job: Job) -> None:
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
 def predict(
     input_path: str,
+    input_fmt: str | None,
     output_path: str,
     endpoint: str,
     name: str,
@@ -168,24 +178,33 @@ def predict(
     signature: str | None,
     quiet: bool,
 ) -> None:
-    """Predict every row of INPUT (a file, or - for JSON lines on stdin), in order.
+    """Predict every row of INPUT (a file, or - for stdin), in order.
 
     \b
-    Rows: .jsonl/.json (one JSON value a line), .csv (numbers sent as numbers), .parquet;
-    sent to string services as a JSON list of records, --batch-size rows a request.
-    Arrays: .npy/.npz, split along the first axis, for --type tf or torch.
+    Rows: .jsonl (one JSON value a line), .json (a JSON array of rows; JSON lines when
+    the file does not start with [), .csv (cells typed as JSON lines would carry them:
+    numbers, true/false, empty as null), .parquet; sent to string services as a JSON list
+    of records, --batch-size rows a request. Arrays: .npy/.npz, split along the first
+    axis, for --type tf or torch. --format names INPUT's format (stdin: JSON lines).
 
     \b
-    Results, in input order: JSON lines have one line per row, {"row": i, "result": ...}
-    or {"row": i, "error": ...} ({"rows": [...], ...} when an answer does not split into
-    one result per row); CSV/Parquet add the result's columns and an error column to the
-    input's; .npz holds each output concatenated along axis 0, with _row, _failed_rows and
-    _errors.
+    Results, in input order: JSON lines have one line per row: {"row": i, "result": ...}
+    from a string service, {"row": i, "outputs": {NAME: ...}} from a TF or PyTorch one,
+    {"row": i, "error": ...} for a row that failed ({"rows": [...], ...} when an answer
+    does not split into one per row); CSV/Parquet add the result's columns and an error
+    column to the input's; .npz holds each output concatenated along axis 0, with _row,
+    _failed_rows and _errors.
 
-    Exit status: 0 when every row succeeded, 1 when any failed (they are in the output),
-    130 when interrupted (what finished is written), 2 for a usage error.
+    \b
+    A batch refused with a 4xx is split until only the rows at fault fail. The run stops
+    on a rejected token, an unknown service, or 2 x --concurrency requests in a row that
+    could not connect (what finished is kept).
+
+    Exit status: 0 when every row succeeded, 1 when any failed (they are in the output;
+    the last line gives the first one's reason), 130 when interrupted (what finished is
+    written), 2 for a usage error.
     """
-    input_format = detect_format(input_path, "INPUT")
+    input_format = input_format_of(input_path, input_fmt)
     job = Job(
         endpoint=endpoint,
         service=name,
