@@ -5,6 +5,7 @@ ever be sent, and no library log line before the real error."""
 from __future__ import annotations
 
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -122,3 +123,24 @@ def test_a_refused_batch_is_split_so_only_the_bad_rows_fail(
         if "result" in line:
             assert line["result"]["score"] > 0, record
     assert "12 rows in 1 request, 9 ok, 3 failed" in result.err
+
+
+def test_a_timeout_says_the_tries_and_the_time_they_took(
+    emulator: EmulatorThread, tmp_path: Path
+) -> None:
+    """ "within 0.2 s" alone read as one short wait; it was three tries and backoffs."""
+    from aioeas.emulator import Fault
+
+    emulator.call(lambda emu: emu.service("echo").faults.add(Fault.latency(5), rate=1.0))
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"a": 1}\n')
+    result = invoke(
+        "predict", str(src), "--service", "echo", "--timeout", "0.2", "--retries", "2",
+        env={"EAS_ENDPOINT": emulator.url, "EAS_TOKEN": "cli-token"},
+    )  # fmt: skip
+    assert result.code == 1
+    (line,) = [json.loads(x) for x in result.out.splitlines()]
+    match = re.fullmatch(r"no complete answer from \S+ within 0\.2 s \(3 tries in (\S+) s\)",
+                         line["error"])  # fmt: skip
+    assert match is not None, line["error"]
+    assert float(match[1]) >= 0.6  # three tries of 0.2 s each, at least
