@@ -101,7 +101,11 @@ def cli(ctx: click.Context, debug: bool) -> None:
         # The library's log is for programs; a command says what went wrong in its one
         # line. Without a handler, Python's last resort printed the library's warnings
         # ("queue attributes unavailable ...") before the real error.
-        logging.getLogger("aioeas").addHandler(logging.NullHandler())
+        # Taken off again when the command ends: a program that runs commands in-process
+        # (tests, click's runner) keeps the library's logger as it was.
+        library_log, quiet = logging.getLogger("aioeas"), logging.NullHandler()
+        library_log.addHandler(quiet)
+        ctx.call_on_close(lambda: library_log.removeHandler(quiet))
 
 
 @cli.command()

@@ -178,3 +178,12 @@ def test_lazy_commands_summaries_are_their_docstrings() -> None:
         assert command is not None
         assert command.help is not None
         assert inspect.cleandoc(command.help).split("\n\n")[0].replace("\n", " ") == summary
+
+
+def test_running_commands_in_process_leaves_the_library_logger_as_it_was() -> None:
+    import logging
+
+    before = list(logging.getLogger("aioeas").handlers)
+    for _ in range(3):
+        invoke("codecs")
+    assert logging.getLogger("aioeas").handlers == before
