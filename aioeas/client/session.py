@@ -61,7 +61,7 @@ from aioeas.client.fanout import FanOut, ProgressCallback
 from aioeas.client.hooks import AttemptEnd, AttemptRetry, AttemptStart, Hooks
 from aioeas.client.lifecycle import AsyncResource, State
 from aioeas.client.retry import RetryPolicy, RetrySchedule
-from aioeas.client.transport import AiohttpTransport, HTTPResponse, Transport
+from aioeas.client.transport import AiohttpTransport, HTTPResponse, Transport, never_sent
 from aioeas.client.wrr import Backend
 from aioeas.errors import (
     AuthError,
@@ -381,11 +381,22 @@ class PredictClient(AsyncResource):
         timeout: float | Timeout | None = None,
         retry: RetryPolicy | None = None,
         compression: str | None = None,
+        idempotent: bool = True,
+        deadline: float | None = None,
     ) -> R:
         """Send ``request`` and parse the answer with its ``parse_response``.
 
         ``path`` goes after the service (``/api/predict/{service}/{path}``) and ``query``
-        after that; both are signed. The other options override the client's for this call.
+        after that; both are signed. The other options override the client's for this call;
+        ``deadline`` (seconds) bounds the whole call, retries and waits included, as the
+        retry policy's ``deadline`` does (no try starts after it, a try is cut short at it).
+
+        ``idempotent=False``: the request must not run twice (it charges, counts, writes).
+        By default a try is repeated after a timeout, a cut connection or a 5xx, and any of
+        those may come after the service got the request, so the model may run twice.
+        With ``idempotent=False`` a try is repeated only when its connection could not be
+        opened (nothing was sent); any other failure is raised as it is.
+
         Raises ``AuthError`` (401/403) or ``ServiceError`` (other 4xx) at once;
         ``RetryableServiceError``, ``ConnectError`` or ``RequestTimeoutError`` after the
         last try; ``DecodeError`` from the parser.
@@ -404,6 +415,8 @@ class PredictClient(AsyncResource):
             timeout=timeout,
             retry=retry,
             compression=compression,
+            idempotent=idempotent,
+            deadline=deadline,
         )
         return request.parse_response(answer)
 
@@ -418,8 +431,11 @@ class PredictClient(AsyncResource):
         timeout: float | Timeout | None = None,
         retry: RetryPolicy | None = None,
         compression: str | None = None,
+        idempotent: bool = True,
+        deadline: float | None = None,
     ) -> bytes:
-        """Send raw bytes (a ``str`` as UTF-8) and return the raw answer: custom processors."""
+        """Send raw bytes (a ``str`` as UTF-8) and return the raw answer: custom processors.
+        The options are ``predict``'s."""
         if isinstance(body, str):
             data = body.encode("utf-8")
         elif isinstance(body, (bytes, bytearray, memoryview)):
@@ -432,6 +448,8 @@ class PredictClient(AsyncResource):
             data = _compression.compress(data, self._compression)
         attempt_timeout = Timeout.coerce(timeout) if timeout is not None else self._timeout
         policy = retry if retry is not None else self._retry
+        if deadline is not None:
+            policy = policy.with_deadline(deadline)
         query_string = "" if query is None else check_url("the query", encode_query(query))
         if content_type is not None:
             content_type = _content_type(content_type)
@@ -447,6 +465,7 @@ class PredictClient(AsyncResource):
             headers=headers,
             timeout=attempt_timeout,
             policy=policy,
+            idempotent=idempotent,
         )
 
     @overload
@@ -460,6 +479,8 @@ class PredictClient(AsyncResource):
         progress: ProgressCallback | None = ...,
         timeout: float | Timeout | None = ...,
         retry: RetryPolicy | None = ...,
+        idempotent: bool = ...,
+        deadline: float | None = ...,
     ) -> FanOut[R]: ...
 
     @overload
@@ -473,6 +494,8 @@ class PredictClient(AsyncResource):
         progress: ProgressCallback | None = ...,
         timeout: float | Timeout | None = ...,
         retry: RetryPolicy | None = ...,
+        idempotent: bool = ...,
+        deadline: float | None = ...,
     ) -> FanOut[R | Exception]: ...
 
     def predict_many(
@@ -485,6 +508,8 @@ class PredictClient(AsyncResource):
         progress: ProgressCallback | None = None,
         timeout: float | Timeout | None = None,
         retry: RetryPolicy | None = None,
+        idempotent: bool = True,
+        deadline: float | None = None,
     ) -> FanOut[R] | FanOut[R | Exception]:
         """Predict every request, at most ``concurrency`` at once.
 
@@ -496,11 +521,15 @@ class PredictClient(AsyncResource):
         complete with ``ordered=False``), an awaitable of the whole list, and an async
         context manager that cancels what is in flight on exit. With
         ``return_exceptions=True`` a failed request yields its exception instead of ending
-        the run. ``progress(done, total)`` is called after each result.
+        the run. ``progress(done, total)`` is called after each result. ``timeout``,
+        ``retry``, ``idempotent`` and ``deadline`` apply to every request (each its own
+        deadline), as in ``predict``.
         """
 
         async def call(request: PredictRequest[R]) -> R:
-            return await self.predict(request, timeout=timeout, retry=retry)
+            return await self.predict(
+                request, timeout=timeout, retry=retry, idempotent=idempotent, deadline=deadline
+            )
 
         return FanOut(
             call,
@@ -577,6 +606,7 @@ class PredictClient(AsyncResource):
         headers: Mapping[str, str] | None,
         timeout: Timeout,
         policy: RetryPolicy,
+        idempotent: bool,
     ) -> bytes:
         spec, transport, discovery = self._spec, self._transport, self._discovery
         if spec is None or transport is None:
@@ -590,14 +620,24 @@ class PredictClient(AsyncResource):
                 raise UsageError("this PredictClient is closed; make a new one")
             await discovery.wait_ready()
         failed: Backend | None = None
+        last: EASError | None = None
         service, hooks = self._service_name, self._hooks
+        first = loop.time()
         while True:
+            try:
+                attempt_timeout = schedule.clip(timeout, loop.time())
+            except RequestTimeoutError:
+                # the deadline passed during the wait: what failed last is the news
+                assert last is not None
+                final = _final(last, schedule.attempts, loop.time() - first)
+                if final is last:
+                    raise last from last.__cause__
+                raise final from last.__cause__
             attempt = schedule.begin_attempt()
             backend = discovery.pick(avoid=failed) if discovery is not None else None
             url, resource = self._target(spec, backend, path, query)
             shown = url.split("?", 1)[0]
             where = backend.address if backend is not None else None
-            attempt_timeout = self._clip(timeout, schedule.remaining(loop.time()))
             request_headers = self._request_headers(
                 body, resource=resource, content_type=content_type, call_headers=headers
             )
@@ -634,9 +674,12 @@ class PredictClient(AsyncResource):
             ):
                 discovery.rest(backend)
             delay = schedule.next_delay(error, loop.time())
-            if delay is None:
+            if delay is None or not (idempotent or never_sent(error)):
                 _log.debug("predict to %s failed on try %d: %s", shown, attempt, error)
+                if attempt > 1 and isinstance(error, RequestTimeoutError):
+                    raise _final(error, attempt, loop.time() - first) from error.__cause__
                 raise error
+            last = error
             _log.debug(
                 "predict to %s failed on try %d (%s); retrying in %.3f s",
                 shown,
@@ -656,15 +699,13 @@ class PredictClient(AsyncResource):
             "e.g. 'async with PredictClient(...)' inside the coroutine that asyncio.run() runs"
         )
 
-    @staticmethod
-    def _clip(timeout: Timeout, remaining: float | None) -> Timeout:
-        """The attempt's timeout, cut to what is left of the retry deadline."""
-        if remaining is None or remaining >= timeout.total:
-            return timeout
-        if remaining <= 0:
-            raise RequestTimeoutError("the retry deadline passed before another try")
-        connect = None if timeout.connect is None else min(timeout.connect, remaining)
-        return Timeout(total=remaining, connect=connect)
+
+def _final(error: EASError, tries: int, elapsed: float) -> EASError:
+    """The error a call ends with. A timeout after several tries says how many and over
+    how long (not only the last try's "within 0.45 s"); other errors are as they came."""
+    if not isinstance(error, RequestTimeoutError) or tries < 2:
+        return error
+    return RequestTimeoutError(f"{error} ({tries} tries in {elapsed:.2f} s)")
 
 
 def _error_for(resp: HTTPResponse, url: str) -> EASError | None:

@@ -48,7 +48,14 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from aioeas.codecs.frames import decode_frame
-from aioeas.errors import AuthError, EASError, QueueError, ServiceError, UsageError
+from aioeas.errors import (
+    AuthError,
+    CertificateError,
+    EASError,
+    QueueError,
+    ServiceError,
+    UsageError,
+)
 from aioeas.queue import protocol as proto
 from aioeas.queue.accounting import SETTLED_MEMORY, CommitBatcher, Delivery
 from aioeas.queue.config import ReconnectPolicy
@@ -562,8 +569,8 @@ class Watcher:
             attempts += 1
             try:
                 conn = await self._connect()
-            except AuthError:
-                raise
+            except (AuthError, CertificateError):
+                raise  # another try would be refused the same way
             except EASError as exc:
                 last = exc
                 _log.info("watch reconnection try %d failed: %s", attempts, exc)

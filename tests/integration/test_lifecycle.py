@@ -180,3 +180,24 @@ def test_a_client_used_in_a_second_event_loop_says_what_to_do() -> None:
         asyncio.run(second(clients[0]))
         clients.clear()
         gc.collect()
+
+
+def test_a_queue_client_used_in_a_second_event_loop_says_what_to_do() -> None:
+    from aioeas import QueueClient
+
+    async def first(client: QueueClient) -> None:
+        client._open()  # opened as a first call would, without a server to talk to
+
+    async def second(client: QueueClient) -> None:
+        with pytest.raises(UsageError, match=r"another event loop.*inside the coroutine"):
+            await client.count()
+        await client.close()
+        assert client.closed
+
+    clients = [QueueClient("http://127.0.0.1:9", "q", discover_headers=False)]
+    asyncio.run(first(clients[0]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        asyncio.run(second(clients[0]))
+        clients.clear()
+        gc.collect()

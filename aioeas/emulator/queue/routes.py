@@ -31,7 +31,8 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import WSMsgType, web
 
-from aioeas.emulator.handler import apply_fault, authorized, decide
+from aioeas.emulator.auth import authorized
+from aioeas.emulator.handler import apply_fault, decide
 from aioeas.emulator.queue import frames
 from aioeas.emulator.queue.consumers import Consumer
 from aioeas.emulator.queue.params import (
