@@ -192,3 +192,39 @@ def test_a_restored_batch_is_due_again_after_the_delay() -> None:
     b.restore(batch, now=12.0)
     assert b.due_at() == 13.0
     assert b.take(now=13.0) == [7]
+
+
+def test_a_redelivered_record_in_hand_is_counted_once() -> None:
+    """Handed over, not committed, pushed again after a reconnect: it is back in the
+    buffer and no longer outstanding, so the window the server counts is not doubled."""
+    d = Delivery(0)
+    assert d.receive(1)
+    d.hand_over(1)
+    assert d.receive(1)
+    assert (d.buffered, d.outstanding, d.in_hand) == ({1}, set(), 1)
+
+
+def test_committing_a_buffered_record_takes_it_out_of_the_buffer() -> None:
+    d = Delivery(0)
+    d.receive(1)
+    assert d.commit(1)
+    assert (d.buffered, d.outstanding, d.in_hand) == (set(), set(), 0)
+
+
+def test_the_smallest_memory_and_batch_are_one() -> None:
+    Delivery(0, memory=1)
+    CommitBatcher(max_batch=1)
+    with pytest.raises(UsageError, match=r"^memory must be >= 1, got 0$"):
+        Delivery(0, memory=0)
+    with pytest.raises(UsageError, match=r"^max_batch must be an int >= 1, got 2.0$"):
+        CommitBatcher(max_batch=2.0)  # type: ignore[arg-type]
+    with pytest.raises(UsageError, match=r"^max_delay must be >= 0 seconds, got -1$"):
+        CommitBatcher(max_delay=-1)
+
+
+def test_a_batch_exactly_full_is_due_at_once() -> None:
+    b = CommitBatcher(max_batch=2, max_delay=5.0)
+    b.add(1, now=10.0)
+    assert b.due_at() == 15.0
+    b.add(2, now=11.0)
+    assert b.due_at() == 10.0
