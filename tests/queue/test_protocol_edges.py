@@ -1,0 +1,79 @@
+"""Edges of the queue protocol's sans-IO checks and parsers that mutation testing showed
+unguarded (docs/mutation.md): exact errors (what, reason, body), defaults of fields a
+search answer leaves out, and the bounds of a negative-ack code."""
+
+from __future__ import annotations
+
+import pytest
+
+from aioeas.errors import DecodeError, UsageError
+from aioeas.queue.protocol import (
+    SearchResult,
+    check_indexes,
+    negative_ack_body,
+    parse_count,
+    parse_search,
+)
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ([], "no indexes given"),
+        ([0], "an index must be >= 1, got 0"),
+        (["3"], "an index must be an int, got str"),
+    ],
+)
+def test_bad_indexes_are_named(given: list[object], message: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        check_indexes(given)  # type: ignore[arg-type]
+    assert str(caught.value) == message
+
+
+def test_a_negative_ack_code_of_one_character_is_enough_and_none_is_refused() -> None:
+    assert negative_ack_body("5", "") == b"_code_=5&_reason_="
+    with pytest.raises(UsageError, match="CamelCase words or digits"):
+        negative_ack_body("", "why")
+    with pytest.raises(UsageError, match=r"^reason must be a str, got int$"):
+        negative_ack_body("Timeout", 3)  # type: ignore[arg-type]
+
+
+def test_a_bad_count_says_so_and_keeps_the_body() -> None:
+    with pytest.raises(DecodeError) as caught:
+        parse_count(b"lots")
+    assert (caught.value.what, caught.value.reason, caught.value.body) == (
+        "the count",
+        "not a decimal number",
+        b"lots",
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"{x", "not JSON (Expecting property name enclosed in double quotes"),
+        (b"[]", "not a JSON object"),
+        (b'{"WaitCount": "x"}', "WaitCount is not a number"),
+    ],
+)
+def test_a_bad_search_answer_says_what_is_wrong(body: bytes, reason: str) -> None:
+    with pytest.raises(DecodeError) as caught:
+        parse_search(body)
+    assert caught.value.what == "the search answer"
+    assert caught.value.reason.startswith(reason)
+    assert caught.value.body == body
+
+
+def test_a_search_answer_without_fields_has_their_defaults() -> None:
+    assert parse_search(b"{}") == SearchResult("", False, 0, {})
+    assert parse_search(b'{"ConsumerId": null, "WaitCount": null}') == SearchResult(
+        "", False, 0, {"ConsumerId": None, "WaitCount": None}
+    )
+
+
+@pytest.mark.parametrize(("given", "pending"), [("True", True), ("true", True), ("no", False)])
+def test_is_pending_as_text_is_read_case_insensitively(given: str, pending: bool) -> None:
+    body = b'{"IsPending": "%s", "ConsumerId": "c1", "WaitCount": 2}' % given.encode()
+    result = parse_search(body)
+    assert (result.is_pending, result.consumer_id, result.wait_count) == (pending, "c1", 2)
+    assert result.raw == {"IsPending": given, "ConsumerId": "c1", "WaitCount": 2}
