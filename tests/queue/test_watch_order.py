@@ -158,3 +158,21 @@ async def test_a_long_watch_remembers_a_bounded_number_of_commits(
         assert len(watcher._delivery.committed) <= 50
     queue = emu.queue("svc")
     assert await queue.wait_until(lambda: len(queue) == 0, LIMIT)
+
+
+async def test_watch_from_the_newest_of_an_empty_queue_cut_before_any_record(
+    emu: Emulator, make_client: MakeClient
+) -> None:
+    """The same on a queue that never held a record (its last index is 0): -1 is pinned
+    to 1, so the record put while the connection is down is the first delivered. The
+    record is put in the emulator directly, in the same step as the cut, so it is surely
+    there before the watcher reconnects (asking for -1 again would skip it)."""
+    queue = emu.queue("svc")
+    watcher = await make_client(uid="late", gid="g").watch(index=-1, window=4)
+    try:
+        assert queue.cut_watchers("g.late") == 1
+        assert queue.put(b"while away").index == 1
+        record = await watcher.next(timeout=LIMIT)
+        assert (record.index, record.data) == (1, b"while away")
+    finally:
+        await watcher.close()
