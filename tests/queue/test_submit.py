@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 
 import pytest
@@ -291,3 +292,31 @@ async def test_bad_settings_are_refused_before_any_io(emu: Emulator) -> None:
     with pytest.raises(UsageError):
         await inference.result("")
     await inference.close()
+
+
+async def test_the_oldest_unclaimed_result_is_released_first_and_each_is_counted(
+    emu: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Over ``max_unclaimed``, results leave memory oldest first (the newest is the likeliest
+    to be claimed soon), each counted in ``released`` and named in a warning."""
+    held = _Held()
+    emu.add_queue_service("order", processor=held, concurrency=3, grace=0.0)
+    async with _inference(emu, "order", window=4, max_unclaimed=1) as inference:
+        late = [await _late(inference, held, body) for body in (b"a", b"b", b"c")]
+        with caplog.at_level(logging.WARNING, logger="aioeas.queue.submit"):
+            for n, body in enumerate((b"a", b"b", b"c")):
+                held.release(body)
+                await _eventually(lambda n=n: inference.released == n)  # type: ignore[misc]
+                await _until_held(inference, 1)
+            await _eventually(lambda: inference.released == 2)
+        assert inference.unclaimed == 1
+        warned = [r.getMessage() for r in caplog.records if "not claimed" in r.getMessage()]
+        assert [m.split(" (sink index")[0] for m in warned] == [
+            f"late result of request {late[0].request_id!r}",
+            f"late result of request {late[1].request_id!r}",
+        ]
+        assert warned[0].endswith(
+            "not claimed and over max_unclaimed=1: released from memory, not committed; "
+            "it stays in the sink for result() or get(request_id=...)"
+        )
+        assert (await late[2].result(timeout=30)).data == b"done:c"  # held: no get needed
