@@ -13,6 +13,7 @@ from aioeas.queue.protocol import (
     negative_ack_body,
     parse_count,
     parse_search,
+    parse_timeout,
 )
 
 
@@ -77,3 +78,31 @@ def test_is_pending_as_text_is_read_case_insensitively(given: str, pending: bool
     result = parse_search(body)
     assert (result.is_pending, result.consumer_id, result.wait_count) == (pending, "c1", 2)
     assert result.raw == {"IsPending": given, "ConsumerId": "c1", "WaitCount": 2}
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [("0", ("0", 0.0)), ("0.5", ("0.5", 0.5)), ("1m30s", ("1m30s", 90.0)), (0.25, ("250ms", 0.25))],
+)
+def test_timeouts_under_a_second_and_zero_are_taken(
+    given: str | float, expected: tuple[str, float]
+) -> None:
+    assert parse_timeout(given) == expected
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        (True, "timeout must be seconds or a duration like '5s', got True"),
+        (None, "timeout must be seconds or a duration like '5s', got None"),
+        (-1, "timeout must be a finite number >= 0, got -1"),
+        ("-2", "timeout must be a finite number >= 0, got '-2'"),
+        ("5s x", "not a duration: '5s x' (use e.g. '5s', '500ms')"),
+        ("5s x3s", "not a duration: '5s x3s' (use e.g. '5s', '500ms')"),
+        ("", "not a duration: '' (use e.g. '5s', '500ms')"),
+    ],
+)
+def test_a_bad_timeout_is_named(given: object, message: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        parse_timeout(given)  # type: ignore[arg-type]
+    assert str(caught.value) == message
