@@ -320,3 +320,20 @@ async def test_the_oldest_unclaimed_result_is_released_first_and_each_is_counted
             "it stays in the sink for result() or get(request_id=...)"
         )
         assert (await late[2].result(timeout=30)).data == b"done:c"  # held: no get needed
+
+
+async def test_result_refuses_bad_arguments_and_a_closed_inference_with_advice(
+    emu: Emulator,
+) -> None:
+    inference = _inference(emu, "svc")
+    with pytest.raises(UsageError, match=r"^request_id must be a non-empty str, got ''$"):
+        await inference.result("")
+    with pytest.raises(UsageError, match=r"^timeout must be a positive number"):
+        await inference.result("rid", timeout=-1)
+    await inference.close()
+    with pytest.raises(UsageError) as caught:
+        await inference.result("rid")
+    assert str(caught.value) == (
+        "this AsyncInference is closed; fetch the result with "
+        "QueueClient.get(request_id='rid') on the sink"
+    )
