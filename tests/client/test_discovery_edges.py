@@ -318,3 +318,12 @@ def test_a_bad_retry_policy_is_named_in_the_error(given: dict[str, object], mess
     with pytest.raises(UsageError) as caught:
         RetryPolicy(**given)  # type: ignore[arg-type]
     assert str(caught.value) == message
+
+
+def test_wrr_picks_a_candidate_whose_running_score_is_zero() -> None:
+    """The backend at rest may hold the highest running score; the others can then all be
+    at 0 or below, and one of them must still be picked."""
+    wrr = SmoothWeightedRoundRobin([A, B])
+    assert wrr.pick(0.0) == A  # scores: A -1, B 1
+    wrr.rest(B, 10.0)
+    assert wrr.pick(0.0) == A  # A's running score is 0
