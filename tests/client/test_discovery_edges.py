@@ -17,10 +17,16 @@ import pytest
 from aioeas import DiscoveryConfig, RetryPolicy
 from aioeas.client.config import Timeout
 from aioeas.client.discovery import Discovery, parse_upstreams
-from aioeas.client.retry import RetrySchedule
+from aioeas.client.retry import RetrySchedule, is_retryable
 from aioeas.client.transport import HTTPResponse
 from aioeas.client.wrr import Backend, SmoothWeightedRoundRobin
-from aioeas.errors import ConnectError, DecodeError, UsageError
+from aioeas.errors import (
+    CertificateError,
+    ConnectError,
+    DecodeError,
+    RequestTimeoutError,
+    UsageError,
+)
 
 A = Backend("10.0.0.1", 8080)
 B = Backend("10.0.0.2", 8080)
@@ -327,3 +333,16 @@ def test_wrr_picks_a_candidate_whose_running_score_is_zero() -> None:
     assert wrr.pick(0.0) == A  # scores: A -1, B 1
     wrr.rest(B, 10.0)
     assert wrr.pick(0.0) == A  # A's running score is 0
+
+
+def test_a_certificate_error_is_never_retried() -> None:
+    error = CertificateError("https://h: certificate verify failed")
+    assert not is_retryable(error, RetryPolicy())
+
+
+def test_no_try_is_started_after_the_deadline() -> None:
+    schedule = RetrySchedule(RetryPolicy(deadline=1.0), start=0.0, random=lambda: 0.0)
+    with pytest.raises(RequestTimeoutError) as caught:
+        schedule.clip(Timeout(5.0), now=1.0)
+    assert str(caught.value) == "the retry deadline passed before another try"
+    assert schedule.clip(Timeout(5.0, connect=2.0), now=0.5) == Timeout(0.5, connect=0.5)
