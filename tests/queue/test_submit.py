@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
+import aioeas.queue.submit as submit_module
 from aioeas.emulator import Emulator
 from aioeas.errors import UsageError
 from aioeas.queue import (
@@ -337,3 +338,21 @@ async def test_result_refuses_bad_arguments_and_a_closed_inference_with_advice(
         "this AsyncInference is closed; fetch the result with "
         "QueueClient.get(request_id='rid') on the sink"
     )
+
+
+async def test_the_ids_of_timed_out_requests_are_bounded_oldest_forgotten_first(
+    emu: Emulator, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Memory stays bounded however many submits time out: past ``MAX_LATE_IDS`` the
+    oldest id is forgotten (its result can still be fetched with ``get``), with a warning.
+    The bound is lowered to 2 so that three ids show it; no I/O is done."""
+    monkeypatch.setattr(submit_module, "MAX_LATE_IDS", 2)
+    inference = _inference(emu, "svc")
+    with caplog.at_level(logging.WARNING, logger="aioeas.queue.submit"):
+        for index, request_id in enumerate(("a", "b", "c"), start=1):
+            inference._expect_late(request_id, index)
+    assert list(inference._late.items()) == [("b", 2), ("c", 3)]
+    assert [r.getMessage() for r in caplog.records] == [
+        "over 2 timed-out requests wait for a result; forgot 'a'"
+    ]
+    await inference.close()
