@@ -356,3 +356,18 @@ async def test_the_ids_of_timed_out_requests_are_bounded_oldest_forgotten_first(
         "over 2 timed-out requests wait for a result; forgot 'a'"
     ]
     await inference.close()
+
+
+async def test_a_claim_that_times_out_says_which_request_and_how_long_and_can_retry(
+    emu: Emulator,
+) -> None:
+    """No result ever comes for this id: the claim times out (certainly, whatever the
+    machine), naming the request, index 0 (unknown here) and the wait it was given, and
+    the id is remembered so that a result coming later is held for it."""
+    emu.add_queue_service("none", processor=_Held(), concurrency=1, grace=0.0)
+    async with _inference(emu, "none") as inference:
+        with pytest.raises(ResultTimeoutError) as caught:
+            await inference.result("nobody", timeout=0.01)
+        error = caught.value
+        assert (error.index, error.request_id, error.timeout) == (0, "nobody", 0.01)
+        assert inference._late == {"nobody": 0}
