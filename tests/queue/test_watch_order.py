@@ -176,3 +176,33 @@ async def test_watch_from_the_newest_of_an_empty_queue_cut_before_any_record(
         assert (record.index, record.data) == (1, b"while away")
     finally:
         await watcher.close()
+
+
+async def test_a_copy_pushed_again_is_dropped_when_the_first_is_committed(
+    emu: Emulator, make_client: MakeClient
+) -> None:
+    """The consumer holds record 1 (not committed) when the connection is cut; the service
+    pushes it again and the copy waits in the buffer. Committing the first one drops the
+    copy: the next record handed out is 2, and the copy is counted as a duplicate."""
+    queue = emu.queue("svc")
+    producer = make_client()
+    await producer.put(b"one")
+    watcher = await make_client(uid="u", gid="g").watch(window=4)
+    try:
+        (first,) = await take(watcher, 1)
+        assert first.index == 1
+        assert queue.cut_watchers("g.u") == 1
+        # until the copy of record 1 is back in the buffer (checked at every loop turn;
+        # LIMIT only guards against a hang)
+
+        async def copy_back() -> None:
+            while 1 not in watcher._delivery.buffered:  # noqa: ASYNC110
+                await asyncio.sleep(0)
+
+        await asyncio.wait_for(copy_back(), LIMIT)
+        watcher.commit(first)
+        await producer.put(b"two")
+        assert (await watcher.next(timeout=LIMIT)).index == 2
+        assert watcher.stats.duplicates == 1
+    finally:
+        await watcher.close()
