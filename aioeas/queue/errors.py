@@ -3,14 +3,14 @@
 QueueError
 ├── PutUncertainError       a put failed after the service may have stored the record
 ├── WatchLostError          a watcher could not reconnect within its ReconnectPolicy
-└── ResultTimeoutError      (also TimeoutError) submit-and-await: no result in time
+└── ResultTimeoutError      (an EASTimeoutError) submit-and-await: no result in time
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aioeas.errors import EASError, QueueError
+from aioeas.errors import EASError, EASTimeoutError, QueueError
 
 __all__ = ["PutUncertainError", "ResultTimeoutError", "WatchLostError"]
 
@@ -54,7 +54,7 @@ class WatchLostError(QueueError):
         super().__init__(message)
 
 
-class ResultTimeoutError(QueueError, TimeoutError):
+class ResultTimeoutError(QueueError, EASTimeoutError):
     """Submit-and-await: the request was queued but its result did not come in time.
 
     The request is still queued or being served; ``index`` and ``request_id`` identify it, so
