@@ -162,7 +162,9 @@ async def test_the_retry_deadline_bounds_the_whole_call(make_service: ServiceFac
     async with PredictClient(svc.url, "s", timeout=0.1, retry=policy) as client:
         with pytest.raises(RequestTimeoutError):
             await client.predict_bytes(b"x", path="slow")
-    assert 2 <= len(svc.seen) <= 4
+    # Each try lasts its 0.1 s timeout: at most three fit in 0.3 s, a fourth at the edge (a
+    # slower machine only makes fewer, so no lower bound but one); 100 without the deadline.
+    assert 1 <= len(svc.seen) <= 4
 
 
 async def test_a_refused_connection_is_a_connect_error(make_service: ServiceFactory) -> None:

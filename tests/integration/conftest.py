@@ -34,8 +34,9 @@ TOKEN = "tok-S3cr3t+never/shown=="
 FAST = RetryPolicy(backoff_base=0.0)
 #: One try only.
 ONCE = RetryPolicy(max_attempts=1)
-#: Discovery driven by the tests: the first poll at once, the next only when asked.
-MANUAL_DISCOVERY = DiscoveryConfig(interval=60.0, startup_timeout=5.0, rest_period=60.0)
+#: Discovery driven by the tests: the first poll at once, the next only when asked; the
+#: wait for the first list is a hang guard, generous for a busy machine.
+MANUAL_DISCOVERY = DiscoveryConfig(interval=60.0, startup_timeout=60.0, rest_period=60.0)
 
 
 @dataclass
