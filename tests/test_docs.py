@@ -31,7 +31,6 @@ import re
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -166,7 +165,6 @@ async def _emulator() -> Emulator:
 class Result:
     returncode: int
     output: str
-    seconds: float
 
 
 def _run(block: Block, loop: _Loop, tmp: Path) -> Result:
@@ -202,15 +200,14 @@ def _run(block: Block, loop: _Loop, tmp: Path) -> Result:
     else:
         (work / "example.py").write_text(block.code)
         args = [sys.executable, "-W", "error", str(work / "example.py")]
-    started = time.monotonic()
     try:
         done = subprocess.run(
             args, cwd=work, env=env, capture_output=True, text=True, timeout=TIMEOUT
         )
-        result = Result(done.returncode, done.stdout + done.stderr, time.monotonic() - started)
-    except subprocess.TimeoutExpired as exc:
+        result = Result(done.returncode, done.stdout + done.stderr)
+    except subprocess.TimeoutExpired as exc:  # a hang guard, far above any example's need
         out = (exc.stdout or b"").decode() if isinstance(exc.stdout, bytes) else exc.stdout or ""
-        result = Result(-1, f"timed out after {TIMEOUT} s\n{out}", TIMEOUT)
+        result = Result(-1, f"timed out after {TIMEOUT} s\n{out}")
     finally:
         loop.run(emu.stop())
     return result
@@ -262,7 +259,6 @@ def test_the_convention_holds() -> None:
 
 
 def test_site_builds_strict(tmp_path: Path) -> None:
-    started = time.monotonic()
     done = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path)],
         cwd=ROOT,
@@ -273,4 +269,3 @@ def test_site_builds_strict(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert (tmp_path / "migration" / "index.html").exists()
-    assert time.monotonic() - started < 60, "the docs build got slow"

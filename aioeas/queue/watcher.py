@@ -52,6 +52,7 @@ from aioeas.errors import (
     AuthError,
     CertificateError,
     EASError,
+    EASTimeoutError,
     QueueError,
     ServiceError,
     UsageError,
@@ -415,8 +416,9 @@ class Watcher:
     async def next(self, timeout: float | None = None) -> QueueRecord:
         """One record, waiting up to ``timeout`` seconds (``None``: for ever).
 
-        Raises ``TimeoutError`` when none came in time (the watcher goes on),
-        ``QueueError`` when the watcher is closed, or what stopped it (``error``).
+        Raises ``EASTimeoutError`` (``TimeoutError``, also ``asyncio.TimeoutError`` on 3.10)
+        when none came in time (the watcher goes on), ``QueueError`` when the watcher is
+        closed, or what stopped it (``error``).
         """
         try:
             if timeout is None or len(self._buffer):  # no timer when a record is there
@@ -424,6 +426,11 @@ class Watcher:
             return await asyncio.wait_for(self.__anext__(), timeout)
         except StopAsyncIteration:
             raise QueueError("the watcher is closed") from None
+        except asyncio.TimeoutError as exc:
+            if isinstance(exc, EASError) or timeout is None:  # not this wait's
+                raise
+            # asyncio.wait_for's own is not a TimeoutError on 3.10
+            raise EASTimeoutError(f"no record within {timeout:g} s") from None
 
     async def run(self) -> AsyncIterator[QueueRecord]:
         """The official client's form: ``async for record in watcher.run(): ...``."""
