@@ -119,7 +119,7 @@ async def serve_predict(
         method=request.method,
         path=request.match_info.get("tail", ""),
         query={k: v for k, v in request.query.items()},  # the last value of a key wins
-        headers=dict(request.headers),
+        headers=request.headers,
         body=body,
         number=number,
     )
