@@ -54,6 +54,10 @@ def _bind(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
         sock.listen(BACKLOG)
         sock.setblocking(False)
+    except OSError as exc:
+        sock.close()
+        # "[Errno 98] Address already in use" does not say which address.
+        raise OSError(exc.errno, f"cannot listen on {host}:{port}: {exc.strerror}") from None
     except BaseException:
         sock.close()
         raise
