@@ -21,7 +21,7 @@ built-in service N backends of weight 1 on free ports.
 
 A port that cannot be bound (in use, or not allowed) is one line on stderr and exit
 status 1; a bad option is one line and exit status 2. "aioeas emulator" takes the same
-options.
+options, and --fault.
 """
 
 from __future__ import annotations
