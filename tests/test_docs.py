@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -198,15 +199,28 @@ def _run(block: Block, loop: _Loop, tmp: Path) -> Result:
         (work / "example.py").write_text(block.code)
         args = [sys.executable, "-W", "error", str(work / "example.py")]
     started = time.monotonic()
+    # A session of its own: on timeout the whole group goes (a shell block's ``aioeas``
+    # would otherwise hold the pipes open and the wait would never end).
+    proc = subprocess.Popen(
+        args,
+        cwd=work,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     try:
-        done = subprocess.run(
-            args, cwd=work, env=env, capture_output=True, text=True, timeout=TIMEOUT
-        )
-        result = Result(done.returncode, done.stdout + done.stderr, time.monotonic() - started)
-    except subprocess.TimeoutExpired as exc:
-        out = (exc.stdout or b"").decode() if isinstance(exc.stdout, bytes) else exc.stdout or ""
+        out, _ = proc.communicate(timeout=TIMEOUT)
+        result = Result(proc.returncode, out, time.monotonic() - started)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, _ = proc.communicate()
         result = Result(-1, f"timed out after {TIMEOUT} s\n{out}", TIMEOUT)
     finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
         loop.run(emu.stop())
     return result
 
