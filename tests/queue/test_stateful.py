@@ -266,13 +266,14 @@ class QueueModel(RuleBasedStateMachine):
                 self.figures.taken_again += 1  # pushed again after a cut: at least once
             member.held[record.index] = record
 
-    async def commit_held(self, member: Member, indexes: list[int]) -> None:
+    async def commit_held(self, member: Member, indexes: list[int], *, flush: bool = True) -> None:
         records = [member.held.pop(i) for i in indexes]
         member.watcher.commit(records)
         for record in records:
             self.committed[member.gid][record.index] += 1
             self.figures.commits += 1
-        await member.watcher.flush()
+        if flush:
+            await member.watcher.flush()
 
     # -- steps ---------------------------------------------------------------------------
 
@@ -374,16 +375,29 @@ class QueueModel(RuleBasedStateMachine):
 
         self.run(go())
 
-    @rule(name=consumers)
-    def cut(self, name: str) -> None:
+    def cut_now(self, member: Member) -> None:
+        """Abort the member's watch connection from the emulator's side, as a network
+        fault would (the emulator's own ``WatchFaults`` cut whichever connection pushes
+        next; this one is aimed)."""
+        connections = emulator_routes._CONNECTIONS.get(self.queue, {})
+        connection = connections.get(member.cid)
+        assert connection is not None, f"{member.name} has no connection"
+        assert connection.current(), f"{member.name}'s connection is not its current one"
+        connection.cut()
+        self.figures.cuts += 1
+
+    @rule(name=consumers, after=st.sampled_from(["nothing", "a put", "a commit"]))
+    def cut(self, name: str, after: str) -> None:
+        """Cut at rest, or right after a put or the member's commit of all it holds, with
+        their requests and the pushes they cause still in flight."""
+
         async def go() -> None:
             member = self.live[name]
-            connections = emulator_routes._CONNECTIONS.get(self.queue, {})
-            connection = connections.get(member.cid)
-            assert connection is not None, f"{member.name} has no connection"
-            assert connection.current(), f"{member.name}'s connection is not its current one"
-            connection.cut()
-            self.figures.cuts += 1
+            if after == "a put" and len(self.records) < MAX_RECORDS:
+                await self.put_record(priority=False)
+            elif after == "a commit" and member.held:
+                await self.commit_held(member, sorted(member.held), flush=False)
+            self.cut_now(member)
             await self.settle()
 
         self.run(go())
@@ -493,11 +507,11 @@ class QueueModel(RuleBasedStateMachine):
             await self.emu.stop()
 
 
-#: In CI: 100 runs of up to 50 steps, some seconds. No ``explain`` phase: on a failure it
+#: In CI: 100 runs of up to 30 steps, some seconds. No ``explain`` phase: on a failure it
 #: replays variations under a tracer for minutes; the shrunk steps say enough.
 MODEL = settings(
     max_examples=100,
-    stateful_step_count=50,
+    stateful_step_count=30,
     deadline=None,
     derandomize=True,
     database=None,
@@ -529,7 +543,7 @@ def _priority_after_a_cut(model: QueueModel) -> None:
     model.put(priority=True)
     model.take(who=0, count=1)
     model.commit(who=0, which=0, every=True)  # 1 done; 4 comes before 2 and 3
-    model.cut(name=name)
+    model.cut(name=name, after="nothing")
 
 
 def _a_dead_peers_record_after_a_cut(model: QueueModel) -> None:
@@ -540,7 +554,7 @@ def _a_dead_peers_record_after_a_cut(model: QueueModel) -> None:
     for _ in range(2):
         model.take(who=0, count=1)
         model.commit(who=0, which=0, every=True)
-    model.cut(name=first)
+    model.cut(name=first, after="nothing")
     model.die(name=second)
 
 
