@@ -7,9 +7,9 @@ numpy arrays. Every exception derives from ``EASError`` (see ``aioeas.errors``).
 from typing import TYPE_CHECKING as _TYPE_CHECKING
 from typing import Any as _Any
 
-from aioeas.codecs.dtypes import BladeDataType, DataType
 from aioeas.errors import (
     AuthError,
+    CertificateError,
     ConnectError,
     DecodeError,
     EASError,
@@ -22,25 +22,12 @@ from aioeas.errors import (
     UnknownOutputError,
     UsageError,
 )
-from aioeas.requests import (
-    BladeRequest,
-    BladeResponse,
-    BladeTFRequest,
-    BladeTFResponse,
-    Request,
-    Response,
-    StringRequest,
-    StringResponse,
-    TFRequest,
-    TFResponse,
-    TorchRequest,
-    TorchResponse,
-)
 
 __version__ = "0.1.0"
 
-# The client (and so aiohttp) loads on first use: the sans-IO core, ``import aioeas.codecs``
-# or ``aioeas.TFRequest``, works and imports quickly without it.
+# Everything but the errors loads on first use: the requests and codecs bring numpy, the
+# client aiohttp, and ``aioeas --version`` or ``import aioeas.errors`` need neither.
+# ``aioeas.TFRequest`` loads the sans-IO core only; ``aioeas.PredictClient`` the client.
 if _TYPE_CHECKING:
     from aioeas.client import (
         ENDPOINT_TYPE_DEFAULT,
@@ -59,8 +46,10 @@ if _TYPE_CHECKING:
         RetryPolicy,
         Timeout,
     )
+    from aioeas.codecs.dtypes import BladeDataType, DataType
     from aioeas.queue import (
         AsyncInference,
+        FrameTooLargeError,
         PutUncertainError,
         QueueClient,
         QueueRecord,
@@ -69,6 +58,20 @@ if _TYPE_CHECKING:
         SearchResult,
         Watcher,
         WatchLostError,
+    )
+    from aioeas.requests import (
+        BladeRequest,
+        BladeResponse,
+        BladeTFRequest,
+        BladeTFResponse,
+        Request,
+        Response,
+        StringRequest,
+        StringResponse,
+        TFRequest,
+        TFResponse,
+        TorchRequest,
+        TorchResponse,
     )
 
 _CLIENT_NAMES = frozenset(
@@ -96,6 +99,7 @@ _CLIENT_NAMES = frozenset(
 _QUEUE_NAMES = frozenset(
     {
         "AsyncInference",
+        "FrameTooLargeError",
         "PutUncertainError",
         "QueueClient",
         "QueueRecord",
@@ -108,7 +112,37 @@ _QUEUE_NAMES = frozenset(
 )
 
 
+# The request and response classes, and the dtypes: numpy loads with them.
+_CORE_NAMES = {
+    "BladeDataType": "aioeas.codecs.dtypes",
+    "DataType": "aioeas.codecs.dtypes",
+    **dict.fromkeys(
+        (
+            "BladeRequest",
+            "BladeResponse",
+            "BladeTFRequest",
+            "BladeTFResponse",
+            "Request",
+            "Response",
+            "StringRequest",
+            "StringResponse",
+            "TFRequest",
+            "TFResponse",
+            "TorchRequest",
+            "TorchResponse",
+        ),
+        "aioeas.requests",
+    ),
+}
+
+
 def __getattr__(name: str) -> _Any:
+    if name in _CORE_NAMES:
+        import importlib
+
+        value = getattr(importlib.import_module(_CORE_NAMES[name]), name)
+        globals()[name] = value
+        return value
     if name in _CLIENT_NAMES:
         from aioeas import client
 
@@ -125,7 +159,7 @@ def __getattr__(name: str) -> _Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | _CLIENT_NAMES | _QUEUE_NAMES)
+    return sorted(set(globals()) | set(_CORE_NAMES) | _CLIENT_NAMES | _QUEUE_NAMES)
 
 
 __all__ = [
@@ -143,12 +177,14 @@ __all__ = [
     "BladeResponse",
     "BladeTFRequest",
     "BladeTFResponse",
+    "CertificateError",
     "ConnectError",
     "DataType",
     "DecodeError",
     "DiscoveryConfig",
     "EASError",
     "FanOut",
+    "FrameTooLargeError",
     "Hooks",
     "InvalidTensorError",
     "PoolLimits",

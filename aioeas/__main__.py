@@ -10,6 +10,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
+from aioeas._install import install_hint
+
 _CLI_PACKAGES = frozenset({"click", "rich"})
 
 
@@ -20,7 +22,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if (exc.name or "").partition(".")[0] not in _CLI_PACKAGES:
             raise
         print(
-            f"aioeas: the command line needs {exc.name}: pip install 'aioeas[cli]'",
+            f"aioeas: the command line needs {exc.name}: {install_hint('cli')}",
             file=sys.stderr,
         )
         return 2

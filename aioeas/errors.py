@@ -8,6 +8,7 @@
     │   └── UnknownOutputError       (also KeyError) a response has no output by that name
     ├── TransportError               the request may not have reached the service: retry
     │   ├── ConnectError             (also ConnectionError) refused, reset, DNS, TLS
+    │   │   └── CertificateError     the server's certificate did not verify: not retried
     │   └── RequestTimeoutError      (also TimeoutError, which is asyncio.TimeoutError)
     ├── ServiceError                 the service answered with an error status and a body
     │   ├── AuthError                401 or 403: the token is missing or wrong
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 __all__ = [
     "AuthError",
+    "CertificateError",
     "ConnectError",
     "DecodeError",
     "EASError",
@@ -87,6 +89,12 @@ class TransportError(EASError):
 
 class ConnectError(TransportError, ConnectionError):
     """The connection was refused, reset or could not be set up (DNS, TLS)."""
+
+
+class CertificateError(ConnectError):
+    """The server's TLS certificate did not verify against the CAs in use. Another try
+    would fail the same way, so it is never retried: give the client the CA that signed
+    it (``ssl=ssl.create_default_context(cafile=...)``)."""
 
 
 class RequestTimeoutError(TransportError, TimeoutError):

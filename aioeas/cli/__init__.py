@@ -7,8 +7,13 @@ aioeas`` works without it. The modules, one concept each:
   (2: the command was used wrongly; 1: it ran and something failed; 130: interrupted);
 - ``options``: the flags several commands share (endpoint, token, timeout...), and running
   a coroutine so that Ctrl-C stops it cleanly;
-- ``inputs`` / ``outputs``: batch files in (JSON lines, CSV, Parquet, .npy, .npz) and out;
-- ``predict``: batch predictions; ``progress``: its progress bar;
+- ``formats``: which format a file is in; ``inputs`` / ``outputs``: batch files in (JSON
+  lines, CSV, Parquet, .npy, .npz) and out;
+- ``predict``: the batch command and its flags; ``batch``: the run behind it (loaded only
+  when it runs); ``progress``: its progress bar;
 - ``queue``: operating a queue service; ``emulator``: serving the emulator;
 - ``codecs``: the codecs at work, offline.
+
+``main`` imports a command's module only when that command runs, and the modules import
+numpy, aiohttp and rich only to run, so ``aioeas --version`` and ``--help`` load none.
 """

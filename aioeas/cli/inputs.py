@@ -12,21 +12,26 @@ the run: it is kept, with its error, and reported in the output at its place.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import importlib
 import io
 import json
-import math
 import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import click
 import numpy as np
 import numpy.typing as npt
+
+from aioeas._install import install_hint
+from aioeas.cli.formats import ARRAY_FORMATS, ROW_FORMATS, detect_format
+from aioeas.cli.options import count
+from aioeas.errors import UsageError
+from aioeas.requests.string import json_record
 
 __all__ = [
     "ARRAY_FORMATS",
@@ -40,20 +45,6 @@ __all__ = [
     "detect_format",
     "pyarrow",
 ]
-
-ROW_FORMATS = ("jsonl", "csv", "parquet")
-ARRAY_FORMATS = ("npy", "npz")
-
-_SUFFIXES = {
-    ".jsonl": "jsonl",
-    ".ndjson": "jsonl",
-    ".json": "jsonl",
-    ".csv": "csv",
-    ".parquet": "parquet",
-    ".pq": "parquet",
-    ".npy": "npy",
-    ".npz": "npz",
-}
 
 _INT = re.compile(r"[+-]?\d+")
 _FLOAT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
@@ -70,7 +61,7 @@ def pyarrow() -> Any:
     try:
         return importlib.import_module("pyarrow")
     except ImportError:
-        raise MissingExtraError("Parquet needs pyarrow: pip install 'aioeas[parquet]'") from None
+        raise MissingExtraError(f"Parquet needs pyarrow: {install_hint('parquet')}") from None
 
 
 def _parquet() -> Any:
@@ -78,28 +69,22 @@ def _parquet() -> Any:
     return importlib.import_module("pyarrow.parquet")
 
 
-def detect_format(path: str, what: str) -> str:
-    """The format of ``path`` from its suffix (``-`` is JSON lines on stdin or stdout)."""
-    if path == "-":
-        return "jsonl"
-    fmt = _SUFFIXES.get(Path(path).suffix.lower())
-    if fmt is None:
-        known = ", ".join(sorted(_SUFFIXES))
-        raise click.BadParameter(
-            f"cannot tell the format of {path!r} from its suffix (known: {known})",
-            param_hint=what,
-        )
-    return fmt
-
-
 @dataclass(frozen=True)
 class Row:
-    """One input row: ``value`` as read (shown again in tabular output), ``record`` as sent
-    (JSON-ready), or ``error`` when the row could not be read."""
+    """One input row: ``value`` as read (shown again in CSV output), ``record`` as sent
+    (JSON-ready), or ``error`` when the row could not be read; ``cells``: the input's
+    columns typed, for typed outputs (Parquet), when they differ from ``value`` (a CSV's
+    text cells typed as they are sent)."""
 
     value: Any
     record: Any = None
     error: str | None = None
+    cells: Any = None
+
+    @property
+    def typed(self) -> Any:
+        """The input's columns with their types (what Parquet output keeps)."""
+        return self.value if self.cells is None else self.cells
 
 
 @dataclass
@@ -128,22 +113,52 @@ class ArrayBatch:
     arrays: dict[str, npt.NDArray[Any]] = field(default_factory=dict)
 
 
-def _plain(value: Any) -> Any:
-    """A value JSON can carry: NaN and infinities (a missing cell) become null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
+def _record(value: Any, number: int) -> Row:
+    """A row read as ``value``, with its record converted for JSON as ``from_records`` does
+    (NaN as null, dates as ISO strings); a value JSON cannot carry fails this row only."""
+    if not isinstance(value, dict):
+        return Row(value, value)
+    try:
+        return Row(value, json_record(value, number))
+    except UsageError as exc:
+        return Row(value, error=str(exc))
+
+
+_BOOLS = {"true": True, "false": False}
 
 
 def _csv_value(text: str) -> Any:
-    """A CSV cell as JSON: numbers as numbers (a scorecard wants numbers), '' as null."""
+    """A CSV cell typed, once, for every use (the request, Parquet output): as JSON lines
+    would carry it. Integers and decimals as numbers (a scorecard wants numbers), ``true``
+    and ``false`` (any case) as booleans, '' as null, anything else as text."""
     if text == "":
         return None
+    if text.lower() in _BOOLS:
+        return _BOOLS[text.lower()]
     if _INT.fullmatch(text):
         return int(text)
     if _FLOAT.fullmatch(text):
         return float(text)
     return text
+
+
+@contextlib.contextmanager
+def _text(path: str) -> Iterator[TextIO]:
+    """``path`` (``-``: stdin) as UTF-8 text, CSV-ready; stdin is left open after."""
+    if path == "-":
+        stream = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", newline="")
+        try:
+            yield stream
+        finally:
+            stream.detach()
+    else:
+        with open(path, encoding="utf-8", newline="") as f:
+            yield f
+
+
+def _binary(path: str) -> Any:
+    """``path``, or stdin read whole (Parquet and .npy readers need to seek)."""
+    return io.BytesIO(sys.stdin.buffer.read()) if path == "-" else path
 
 
 class RowSource:
@@ -157,8 +172,10 @@ class RowSource:
         #: The input's column names in order (CSV header, Parquet schema; JSON lines: the
         #: keys of the objects, as they are first seen).
         self.columns: list[str] = []
+        self._seen: dict[str, None] = {}
+        self._array: list[Any] | None = None  # a JSON array, parsed once
         if fmt == "parquet":
-            self._parquet_file = _parquet().ParquetFile(path)
+            self._parquet_file = _parquet().ParquetFile(_binary(path))
             self.columns = list(self._parquet_file.schema_arrow.names)
 
     def count(self) -> int | None:
@@ -167,6 +184,8 @@ class RowSource:
             return None
         if self.fmt == "parquet":
             return int(self._parquet_file.metadata.num_rows)
+        if self.fmt == "json":
+            return len(self._json_array())
         if self.fmt == "csv":
             with open(self.path, newline="", encoding="utf-8") as f:
                 return max(0, sum(1 for _ in csv.reader(f)) - 1)
@@ -189,12 +208,18 @@ class RowSource:
     def _rows(self) -> Iterator[Row]:
         if self.fmt == "jsonl":
             yield from self._json_rows()
+        elif self.fmt == "json":
+            for number, value in enumerate(self._json_array()):
+                self._see_columns(value)
+                yield _record(value, number)
         elif self.fmt == "csv":
             yield from self._csv_rows()
         else:
+            number = 0
             for batch in self._parquet_file.iter_batches(batch_size=4096):
                 for item in batch.to_pylist():
-                    yield Row(item, {k: _plain(v) for k, v in item.items()})
+                    yield _record(item, number)
+                    number += 1
 
     def _json_rows(self) -> Iterator[Row]:
         stream: io.TextIOBase
@@ -204,28 +229,44 @@ class RowSource:
         else:
             stream = open(self.path, encoding="utf-8")  # noqa: SIM115 - closed below
             close = True
-        seen: dict[str, None] = {}
+        row = -1
         try:
             for number, line in enumerate(stream, 1):
                 if not line.strip():
                     continue
+                row += 1
                 try:
                     value = json.loads(line)
                 except ValueError as exc:
                     yield Row(None, error=f"line {number} is not JSON: {exc}")
                     continue
-                if isinstance(value, dict):
-                    for key in value:
-                        if key not in seen:
-                            seen[key] = None
-                            self.columns.append(key)
-                yield Row(value, value)
+                self._see_columns(value)
+                yield _record(value, row)
         finally:
             if close:
                 stream.close()
 
+    def _see_columns(self, value: Any) -> None:
+        """JSON rows' columns: the objects' keys, in the order they are first seen."""
+        if isinstance(value, dict):
+            for key in value:
+                if key not in self._seen:
+                    self._seen[key] = None
+                    self.columns.append(key)
+
+    def _json_array(self) -> list[Any]:
+        """A JSON document's rows: the items of an array, or one object as one row."""
+        if self._array is None:
+            try:
+                with _text(self.path) as stream:
+                    document = json.load(stream)
+            except ValueError as exc:
+                raise click.UsageError(f"{self.path} is not one JSON document: {exc}") from None
+            self._array = document if isinstance(document, list) else [document]
+        return self._array
+
     def _csv_rows(self) -> Iterator[Row]:
-        with open(self.path, newline="", encoding="utf-8") as f:
+        with _text(self.path) as f:
             reader = csv.reader(f)
             header = next(reader, None)
             if header is None:
@@ -233,13 +274,16 @@ class RowSource:
             self.columns = header
             for number, cells in enumerate(reader, 2):
                 if len(cells) != len(header):
+                    value = dict(zip(header, cells, strict=False))
                     yield Row(
-                        dict(zip(header, cells, strict=False)),
-                        error=f"line {number} has {len(cells)} cells, the header {len(header)}",
+                        value,
+                        error=f"line {number} has {count(len(cells), 'cell')}, the header {len(header)}",
+                        cells={k: _csv_value(v) for k, v in value.items()},
                     )
                     continue
                 value = dict(zip(header, cells, strict=True))
-                yield Row(value, {k: _csv_value(v) for k, v in value.items()})
+                typed = {k: _csv_value(v) for k, v in value.items()}
+                yield Row(value, typed, cells=typed)
 
 
 def _parse_inputs(specs: tuple[str, ...]) -> list[tuple[str, str | None]]:
@@ -277,9 +321,12 @@ class ArraySource:
                 raise click.UsageError(
                     "a .npy needs --input NAME: the service's input to send it as"
                 )
-            self.arrays[name] = np.load(path, mmap_mode="r", allow_pickle=False)
+            if path == "-":
+                self.arrays[name] = np.load(_binary(path), allow_pickle=False)
+            else:
+                self.arrays[name] = np.load(path, mmap_mode="r", allow_pickle=False)
         elif fmt == "npz":
-            with np.load(path, allow_pickle=False) as archive:
+            with np.load(_binary(path), allow_pickle=False) as archive:
                 keys = list(archive.files)
                 wanted = specs or [(key, None) for key in keys]
                 for name, key in wanted:

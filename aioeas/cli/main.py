@@ -10,6 +10,7 @@ exception then still says what it was and how to see more.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
 import os
 import sys
@@ -19,13 +20,60 @@ from dataclasses import dataclass
 import click
 
 from aioeas import EASError, UsageError, __version__
-from aioeas.cli.emulator import emulator
-from aioeas.cli.predict import predict
-from aioeas.cli.queue import queue
 
 __all__ = ["cli", "main"]
 
 PROG = "aioeas"
+
+
+#: The commands defined in modules of their own, loaded when used: ``aioeas --version`` and
+#: ``aioeas --help`` import none of them (and so neither numpy, aiohttp nor rich). The short
+#: summary is the first paragraph of each command's docstring (the tests check they agree).
+LAZY_COMMANDS: dict[str, tuple[str, str]] = {
+    "emulator": (
+        "aioeas.cli.emulator",
+        "Run the EAS emulator (the manual's example services, discovery, queues) until "
+        "Ctrl-C; print its URL first.",
+    ),
+    "predict": (
+        "aioeas.cli.predict",
+        "Predict every row of INPUT (a file, or - for stdin), in order.",
+    ),
+    "queue": (
+        "aioeas.cli.queue",
+        "Operate a queue service (asynchronous inference): put, get, watch, and more.",
+    ),
+}
+
+
+class _LazyGroup(click.Group):
+    """A group whose commands in ``LAZY_COMMANDS`` are imported when first looked up."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in LAZY_COMMANDS and cmd_name not in self.commands:
+            module = importlib.import_module(LAZY_COMMANDS[cmd_name][0])
+            self.add_command(getattr(module, cmd_name), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list without importing the lazy commands (their short help is kept)."""
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(map(len, names))  # as click's own list
+        rows = []
+        for name in names:
+            if name in LAZY_COMMANDS and name not in self.commands:
+                stand_in = click.Command(name, help=LAZY_COMMANDS[name][1])
+                rows.append((name, stand_in.get_short_help_str(limit)))
+                continue
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
 
 @dataclass
@@ -35,7 +83,7 @@ class _Settings:
     debug: bool = False
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name=PROG)
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logs (aioeas, aiohttp).")
 @click.pass_context
@@ -49,6 +97,15 @@ def cli(ctx: click.Context, debug: bool) -> None:
     settings.debug = debug
     if debug:
         logging.basicConfig(level=logging.DEBUG, format="%(name)s: %(message)s")
+    else:
+        # The library's log is for programs; a command says what went wrong in its one
+        # line. Without a handler, Python's last resort printed the library's warnings
+        # ("queue attributes unavailable ...") before the real error.
+        # Taken off again when the command ends: a program that runs commands in-process
+        # (tests, click's runner) keeps the library's logger as it was.
+        library_log, quiet = logging.getLogger("aioeas"), logging.NullHandler()
+        library_log.addHandler(quiet)
+        ctx.call_on_close(lambda: library_log.removeHandler(quiet))
 
 
 @cli.command()
@@ -66,11 +123,6 @@ def codecs() -> None:
     from aioeas.cli.codecs import show_codecs
 
     raise click.exceptions.Exit(show_codecs())
-
-
-cli.add_command(predict)
-cli.add_command(queue)
-cli.add_command(emulator)
 
 
 def _say(message: str) -> None:

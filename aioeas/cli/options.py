@@ -20,6 +20,7 @@ import click
 __all__ = [
     "CLIError",
     "connection_options",
+    "count",
     "parse_tags",
     "retry_options",
     "run",
@@ -33,6 +34,11 @@ class CLIError(click.ClickException):
     """A command ran and failed (exit status 1): a person reads the one-line message."""
 
     exit_code = 1
+
+
+def count(n: int, noun: str) -> str:
+    """``1 row``, ``2 rows``, ``1,024 rows``: a number and its noun, the plural right."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
 
 
 def connection_options(name_flag: str, name_env: str, name_help: str) -> Callable[[F], F]:

@@ -14,26 +14,30 @@ Every input row is answered or reported, at its place:
   gives the input row of each output row (``arange(n)`` when none failed); ``_failed_rows``
   and ``_errors`` list the rows that failed and why.
 
-Tabular and .npz files are written when the run ends (also when it is interrupted), to a
-temporary name first and then renamed, so a reader never sees half a file.
+Tabular and .npz files take their final form when the run ends (also when it is
+interrupted): their columns, types and shapes are known only then. Until then each batch
+goes to a scratch file beside the output as it comes, so memory holds one batch (and, at
+the end, one chunk of rows) whatever the input's length; the file is written to a
+temporary name and renamed, so a reader never sees half a file. It ends as ``open(path,
+"w")`` would leave it: a symlink followed, permissions kept, a new file the umask's mode.
 """
 
 from __future__ import annotations
 
 import csv
+import importlib
 import json
-import os
 import sys
-import tempfile
-from collections.abc import Callable, Iterable
+import zipfile
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Protocol, TextIO
+from typing import Any, BinaryIO, Protocol, TextIO
 
 import numpy as np
 import numpy.typing as npt
 
 from aioeas.cli.inputs import ArrayBatch, RowBatch, pyarrow
+from aioeas.cli.staging import PickleSpool, Staged
 
 __all__ = ["ArrayOutcome", "RowOutcome", "Writer", "open_writer"]
 
@@ -67,7 +71,9 @@ Outcome = RowOutcome | ArrayOutcome
 
 class Writer(Protocol):
     """Takes outcomes in input order; ``close`` writes what it holds. ``write`` returns how
-    many rows of the batch failed."""
+    many rows of the batch failed; ``first_failure`` says the first (``row 7: reason``)."""
+
+    first_failure: str | None
 
     def write(self, outcome: Outcome) -> int: ...
 
@@ -107,7 +113,17 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=_json_default)
 
 
-class JsonLinesWriter:
+class _Failures:
+    """Remembers the first failed row a writer recorded, for the run's last line."""
+
+    first_failure: str | None = None
+
+    def failed(self, row: int, reason: str) -> None:
+        if self.first_failure is None:
+            self.first_failure = f"row {row}: {reason}"
+
+
+class JsonLinesWriter(_Failures):
     """One JSON object per input row (or per batch, when the answer does not split)."""
 
     def __init__(self, path: str) -> None:
@@ -130,6 +146,7 @@ class JsonLinesWriter:
         for number, result, error in _row_items(outcome):
             if error is not None:
                 failed += 1
+                self.failed(number, error)
                 lines.append(_dumps({"row": number, "error": error}))
             elif result is _WHOLE:
                 covered.append(number)
@@ -143,6 +160,7 @@ class JsonLinesWriter:
         batch = outcome.batch
         numbers = range(batch.first, batch.first + batch.size)
         if outcome.outputs is None:
+            self.failed(batch.first, outcome.error or "failed")
             return [_dumps({"row": n, "error": outcome.error}) for n in numbers], batch.size
         outputs = outcome.outputs
         if all(a.ndim and a.shape[0] == batch.size for a in outputs.values()):
@@ -160,38 +178,72 @@ class JsonLinesWriter:
             self._stream.flush()
 
 
-def _replace_atomically(path: str, write: Callable[[str], None]) -> None:
-    """Write through ``write(tmp_path)`` next to ``path``, then rename over it."""
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+#: Rows per Parquet row group (and per CSV write) when the spooled rows are written out.
+CHUNK_ROWS = 4096
 
 
-class TableWriter:
-    """Input columns, result columns, ``error``; written as CSV or Parquet on ``close``."""
+class _Kinds:
+    """The Python types seen in a column, and one value of each, to type it at the end."""
 
-    def __init__(self, path: str, fmt: str, input_columns: Callable[[], list[str]]) -> None:
+    def __init__(self) -> None:
+        self.types: set[type] = set()
+        self.sample: Any = None
+
+    def see(self, value: Any) -> None:
+        if value is None:
+            return
+        kind = type(value)
+        if kind is int and not -(2**63) <= value < 2**63:
+            kind = _BigInt  # no int64 holds it: the column becomes text
+        if kind not in self.types:
+            self.types.add(kind)
+            if self.sample is None:
+                self.sample = value
+
+
+class _BigInt:
+    """Stands for an integer beyond int64 among a column's types."""
+
+
+class TableWriter(_Failures):
+    """Input columns, result columns, ``error``; CSV or Parquet.
+
+    Each batch's rows go to a scratch file as they come (in memory: one batch at a time);
+    ``close`` writes them out in chunks of ``chunk_rows``, so memory stays bounded by
+    counts, whatever the input's length. ``max_rows_held``: the most rows held at once.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        fmt: str,
+        input_columns: Callable[[], list[str]],
+        *,
+        chunk_rows: int = CHUNK_ROWS,
+    ) -> None:
         if fmt == "parquet":
             pyarrow()  # fail before any request is sent
-        self._path = path
         self._fmt = fmt
         self._input_columns = input_columns
-        self._rows: list[dict[str, Any]] = []
+        self._chunk_rows = chunk_rows
+        self._staged = Staged(path)
+        self._spool = PickleSpool(self._staged.spool())
         self._result_columns: dict[str, None] = {}
+        self._kinds: dict[str, _Kinds] = {}
+        self.max_rows_held = 0
+
+    def _held(self, rows: int) -> None:
+        self.max_rows_held = max(self.max_rows_held, rows)
 
     def write(self, outcome: Outcome) -> int:
         if not isinstance(outcome, RowOutcome):
             raise TypeError("tabular output is for row inputs")
         inputs = set(self._input_columns())
         failed = 0
-        for offset, (_, result, error) in enumerate(_row_items(outcome)):
-            value = outcome.batch.rows[offset].value
+        rows: list[dict[str, Any]] = []
+        for offset, (number, result, error) in enumerate(_row_items(outcome)):
+            source = outcome.batch.rows[offset]
+            value = source.value if self._fmt == "csv" else source.typed
             row: dict[str, Any] = dict(value) if isinstance(value, dict) else {}
             if error is None and result is _WHOLE:
                 error = (
@@ -200,13 +252,18 @@ class TableWriter:
                 )
             if error is not None:
                 failed += 1
+                self.failed(number, error)
                 row["\0error"] = error
             else:
                 for key, item in self._flatten(result).items():
                     column = f"result.{key}" if key in inputs or key == "error" else key
                     self._result_columns.setdefault(column, None)
                     row["\0" + column] = item
-            self._rows.append(row)
+            for key, item in row.items():
+                self._kinds.setdefault(key, _Kinds()).see(item)
+            rows.append(row)
+        self._held(len(rows))
+        self._spool.append(rows)
         return failed
 
     @staticmethod
@@ -215,19 +272,91 @@ class TableWriter:
             return {str(k): v for k, v in result.items()}
         return {"result": result}
 
-    def _table(self) -> tuple[list[str], list[dict[str, Any]]]:
+    def _layout(self) -> tuple[list[str], list[str]]:
+        """The file's columns, and the key each is held under in a spooled row."""
         inputs = self._input_columns()
         columns = [*inputs, *self._result_columns, "error"]
         keys = [*inputs, *("\0" + c for c in self._result_columns), "\0error"]
-        rows = [{c: row.get(k) for c, k in zip(columns, keys, strict=True)} for row in self._rows]
-        return columns, rows
+        return columns, keys
+
+    def _chunks(self, keys: list[str]) -> Iterator[list[list[Any]]]:
+        """The spooled rows as lists of cells, at most ``chunk_rows`` rows at a time."""
+        chunk: list[list[Any]] = []
+        for rows in self._spool:
+            for row in rows:
+                chunk.append([row.get(k) for k in keys])
+                if len(chunk) >= self._chunk_rows:
+                    self._held(len(chunk))
+                    yield chunk
+                    chunk = []
+        if chunk:
+            self._held(len(chunk))
+            yield chunk
 
     def close(self) -> None:
-        columns, rows = self._table()
-        if self._fmt == "csv":
-            _replace_atomically(self._path, lambda tmp: _write_csv(tmp, columns, rows))
-        else:
-            _replace_atomically(self._path, lambda tmp: _write_parquet(tmp, columns, rows))
+        columns, keys = self._layout()
+        try:
+            if self._fmt == "csv":
+                self._staged.commit(lambda tmp: self._write_csv(tmp, columns, keys))
+            else:
+                self._staged.commit(lambda tmp: self._write_parquet(tmp, columns, keys))
+        finally:
+            self._spool.close()
+
+    def _write_csv(self, path: str, columns: list[str], keys: list[str]) -> None:
+        with open(path, "w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow(columns)
+            for chunk in self._chunks(keys):
+                writer.writerows([_cell(v) for v in row] for row in chunk)
+
+    def _write_parquet(self, path: str, columns: list[str], keys: list[str]) -> None:
+        pa = pyarrow()
+        parquet = importlib.import_module("pyarrow.parquet")
+        types = [_arrow_type(pa, self._kinds.get(k, _Kinds())) for k in keys]
+        schema = pa.schema([pa.field(c, t) for c, t in zip(columns, types, strict=True)])
+        with parquet.ParquetWriter(path, schema) as writer:
+            empty = True
+            for chunk in self._chunks(keys):
+                empty = False
+                arrays = [
+                    pa.array([_typed(row[i], t) for row in chunk], type=t)
+                    for i, t in enumerate(types)
+                ]
+                writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
+            if empty:
+                writer.write_table(schema.empty_table())
+
+
+_TEXT = "text"
+
+
+def _arrow_type(pa: Any, kinds: _Kinds) -> Any:
+    """One Arrow type for a column, from the Python types seen in it: int64, double, bool
+    or string as JSON lines would give; text (JSON for objects) when they disagree."""
+    seen = kinds.types
+    if not seen:
+        return pa.null()
+    if seen == {bool}:
+        return pa.bool_()
+    if seen == {int}:
+        return pa.int64()
+    if seen <= {int, float}:
+        return pa.float64()
+    if seen == {str} or len(seen) > 1 or seen & {dict, list}:
+        return pa.string()
+    try:  # one other type (dates, times, bytes...): as Arrow types it
+        return pa.array([kinds.sample]).type
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pa.string()
+
+
+def _typed(value: Any, arrow_type: Any) -> Any:
+    if value is None:
+        return None
+    if str(arrow_type) == "string" and not isinstance(value, str):
+        return str(_cell(value))
+    return value
 
 
 def _cell(value: Any) -> Any:
@@ -238,66 +367,119 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def _write_csv(path: str, columns: list[str], rows: list[dict[str, Any]]) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(columns)
-        for row in rows:
-            writer.writerow([_cell(row[c]) for c in columns])
+class _ArraySpool:
+    """One output's batches, in order, as .npy chunks in a scratch file; its dtype (the
+    batches' common type) and its rows' shape are kept to write the header at the end."""
+
+    def __init__(self, file: BinaryIO, name: str) -> None:
+        self._file = file
+        self.name = name
+        self.rows = 0
+        self.chunks = 0
+        self.dtype: np.dtype[Any] | None = None
+        self.shape: tuple[int, ...] | None = None
+
+    def check(self, array: npt.NDArray[Any]) -> str | None:
+        """Why ``array`` cannot follow the batches before it, or None."""
+        if self.shape is not None and array.shape[1:] != self.shape:
+            return (
+                f"output {self.name!r} has rows of shape {list(array.shape[1:])}, "
+                f"earlier batches {list(self.shape)}"
+            )
+        return None
+
+    def append(self, array: npt.NDArray[Any]) -> None:
+        if array.dtype == object:  # strings: fixed-width, so no pickle is needed to read
+            array = np.asarray(array.tolist())
+        self.shape = array.shape[1:]
+        self.dtype = array.dtype if self.dtype is None else np.result_type(self.dtype, array)
+        self.rows += array.shape[0]
+        self.chunks += 1
+        np.save(self._file, array, allow_pickle=False)
+
+    def write_member(self, archive: zipfile.ZipFile, default: np.dtype[Any]) -> None:
+        """The output as ``NAME.npy`` in ``archive``: header, then each chunk's bytes."""
+        dtype = self.dtype if self.dtype is not None else default
+        header = {
+            "descr": np.lib.format.dtype_to_descr(dtype),
+            "fortran_order": False,
+            "shape": (self.rows, *(self.shape or ())),
+        }
+        self._file.flush()
+        self._file.seek(0)
+        with archive.open(f"{self.name}.npy", "w", force_zip64=True) as member:
+            np.lib.format.write_array_header_2_0(member, header)
+            for _ in range(self.chunks):
+                chunk = np.load(self._file, allow_pickle=False)
+                member.write(np.ascontiguousarray(chunk, dtype=dtype).tobytes())
+
+    def close(self) -> None:
+        self._file.close()
 
 
-def _write_parquet(path: str, columns: list[str], rows: list[dict[str, Any]]) -> None:
-    pa = pyarrow()
-    parquet = __import__("pyarrow.parquet", fromlist=["write_table"])
-    data: dict[str, list[Any]] = {}
-    for column in columns:
-        values = [row[column] for row in rows]
-        kinds = {type(v) for v in values if v is not None}
-        if (kinds - {int, float} and len(kinds) > 1) or kinds & {dict, list}:
-            # a column Arrow cannot type as one thing: keep it as text
-            values = [None if v is None else _cell(v) for v in values]
-            values = [v if v is None or isinstance(v, str) else str(v) for v in values]
-        data[column] = values
-    table = pa.table(data) if rows else pa.table({c: pa.array([], pa.null()) for c in columns})
-    parquet.write_table(table, path)
+class NpzWriter(_Failures):
+    """Outputs concatenated along axis 0, with ``_row``, ``_failed_rows`` and ``_errors``.
 
-
-class NpzWriter:
-    """Outputs concatenated along axis 0, with ``_row``, ``_failed_rows`` and ``_errors``."""
+    Each batch's arrays go to a scratch file per output as they come; ``close`` writes the
+    .npz (a zip of .npy files, as ``np.savez`` makes) member by member, a batch at a
+    time, so memory stays bounded by counts. ``max_rows_held``: the most rows at once.
+    """
 
     def __init__(self, path: str) -> None:
-        self._path = path
-        self._outputs: dict[str, list[npt.NDArray[Any]]] = {}
-        self._rows: list[npt.NDArray[np.int64]] = []
-        self._failed: list[int] = []
-        self._errors: list[str] = []
+        self._staged = Staged(path)
+        self._outputs: dict[str, _ArraySpool] = {}
+        self._rows = self._new("_row")
+        self._failed = self._new("_failed_rows")
+        self._errors = self._new("_errors")
+        self.max_rows_held = 0
+
+    def _new(self, name: str) -> _ArraySpool:
+        return _ArraySpool(self._staged.spool(), name)
 
     def write(self, outcome: Outcome) -> int:
         if not isinstance(outcome, ArrayOutcome):
             raise TypeError(".npz output is for array inputs")
         batch = outcome.batch
-        if outcome.outputs is None:
-            self._failed.extend(range(batch.first, batch.first + batch.size))
-            self._errors.extend([outcome.error or "failed"] * batch.size)
+        self.max_rows_held = max(self.max_rows_held, batch.size)
+        error = outcome.error
+        outputs = {
+            name: array.reshape(1) if not array.ndim else array
+            for name, array in (outcome.outputs or {}).items()
+        }
+        if error is None:
+            for name, array in outputs.items():
+                spool = self._outputs.get(name)
+                reason = spool.check(array) if spool is not None else None
+                if reason is not None:
+                    error = reason
+                    break
+        if error is not None or outcome.outputs is None:
+            rows = np.arange(batch.first, batch.first + batch.size, dtype=np.int64)
+            self.failed(batch.first, error or "failed")
+            self._failed.append(rows)
+            self._errors.append(np.array([error or "failed"] * batch.size, np.str_))
             return batch.size
-        for name, array in outcome.outputs.items():
-            self._outputs.setdefault(name, []).append(array.reshape(1) if not array.ndim else array)
+        for name, array in outputs.items():
+            if name not in self._outputs:
+                self._outputs[name] = self._new(name)
+            self._outputs[name].append(array)
         self._rows.append(np.arange(batch.first, batch.first + batch.size, dtype=np.int64))
         return 0
 
     def close(self) -> None:
-        arrays: dict[str, npt.NDArray[Any]] = {
-            name: np.concatenate(parts) for name, parts in self._outputs.items()
-        }
-        arrays["_row"] = np.concatenate(self._rows) if self._rows else np.zeros(0, np.int64)
-        arrays["_failed_rows"] = np.array(self._failed, dtype=np.int64)
-        arrays["_errors"] = np.array(self._errors, dtype=np.str_)
+        spools = [*self._outputs.values(), self._rows, self._failed, self._errors]
+        defaults = {"_row": np.dtype(np.int64), "_failed_rows": np.dtype(np.int64)}
 
         def write(tmp: str) -> None:
-            with open(tmp, "wb") as f:
-                np.savez(f, **arrays)  # type: ignore[arg-type]
+            with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+                for spool in spools:
+                    spool.write_member(archive, defaults.get(spool.name, np.dtype(np.str_)))
 
-        _replace_atomically(self._path, write)
+        try:
+            self._staged.commit(write)
+        finally:
+            for spool in spools:
+                spool.close()
 
 
 def open_writer(path: str, fmt: str, input_columns: Callable[[], list[str]]) -> Writer:

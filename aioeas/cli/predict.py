@@ -10,79 +10,23 @@ A failed batch does not stop the run: its rows carry the error and the exit stat
 Two failures do stop it, because every later batch would fail the same way: a rejected
 token (401/403) and an unknown service (404). Ctrl-C stops cleanly: what finished, in
 order, is written, and the count of rows not done is printed (exit status 130).
+
+This module checks the flags; the run itself is ``aioeas.cli.batch``, imported only when a
+prediction runs.
 """
 
 from __future__ import annotations
 
-import asyncio
-import collections
-import json
-import re
-from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
 
 import click
 
-from aioeas import (
-    ENDPOINT_TYPE_DEFAULT,
-    ENDPOINT_TYPE_DIRECT,
-    AuthError,
-    DecodeError,
-    EASError,
-    PredictClient,
-    RetryPolicy,
-    ServiceError,
-    StringRequest,
-    StringResponse,
-    TFRequest,
-    TFResponse,
-    TorchRequest,
-    TorchResponse,
-    UsageError,
-)
-from aioeas.cli.inputs import (
-    ARRAY_FORMATS,
-    ArrayBatch,
-    ArraySource,
-    RowBatch,
-    RowSource,
-    detect_format,
-)
-from aioeas.cli.options import CLIError, connection_options, retry_options, run
-from aioeas.cli.outputs import ArrayOutcome, Outcome, RowOutcome, Writer, open_writer
-from aioeas.cli.progress import RowProgress
+from aioeas.cli.formats import ARRAY_FORMATS, INPUT_FORMATS, detect_format
+from aioeas.cli.formats import input_format as input_format_of
+from aioeas.cli.options import CLIError, connection_options, count, retry_options, run
 
 __all__ = ["predict"]
-
-_ENDPOINT_TYPES = {"gateway": ENDPOINT_TYPE_DEFAULT, "direct": ENDPOINT_TYPE_DIRECT}
-_TORCH_KEY = re.compile(r"(?:arr_)?(\d+)")  # np.savez(a, b) names them arr_0, arr_1
-
-
-class _Unsendable:
-    """A batch that cannot be made into a request: it fails in ``predict`` (before any I/O)
-    with the reason, so it is reported at its place like any other failed batch."""
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-
-    def to_bytes(self) -> bytes:
-        raise UsageError(self.reason)
-
-    def parse_response(self, body: bytes) -> None:  # pragma: no cover - never sent
-        raise AssertionError("an unsendable batch was sent")
-
-
-def _json_value(value: Any) -> Any:
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    raise TypeError(f"{type(value).__name__} is not JSON")
-
-
-def _describe(error: BaseException) -> str:
-    return str(error) or type(error).__name__
 
 
 @dataclass(frozen=True)
@@ -92,7 +36,7 @@ class Job:
     endpoint: str
     service: str
     token: str
-    endpoint_type: str
+    endpoint_type: str  # gateway | direct
     timeout: float
     retries: int
     input_path: str
@@ -115,168 +59,7 @@ class Summary:
     batches: int = 0
     failed: int = 0
     interrupted: bool = False
-
-
-class _Requests:
-    """Turns batches into requests, remembering the batches in flight (in order), so each
-    answer the fan-out hands back is matched with the rows it answers."""
-
-    def __init__(self, job: Job, batches: Iterator[RowBatch] | Iterator[ArrayBatch]) -> None:
-        self.job = job
-        self.batches = batches
-        self.in_flight: collections.deque[RowBatch | ArrayBatch] = collections.deque()
-
-    def __iter__(self) -> Iterator[Any]:
-        for batch in self.batches:
-            self.in_flight.append(batch)
-            yield self.request(batch)
-
-    def request(self, batch: RowBatch | ArrayBatch) -> Any:
-        try:
-            if isinstance(batch, RowBatch):
-                return self._string(batch)
-            if self.job.kind == "torch":
-                return self._torch(batch)
-            return self._tf(batch)
-        except EASError as exc:
-            return _Unsendable(f"cannot build the request: {exc}")
-
-    def _string(self, batch: RowBatch) -> StringRequest | _Unsendable:
-        records = batch.records
-        if not records:
-            return _Unsendable("no row of this batch could be read")
-        try:
-            text = json.dumps(
-                records,
-                separators=(", ", ": "),
-                ensure_ascii=False,
-                allow_nan=False,
-                default=_json_value,
-            )
-        except (TypeError, ValueError) as exc:
-            return _Unsendable(f"cannot send these rows as JSON: {exc}")
-        return StringRequest(text)
-
-    def _tf(self, batch: ArrayBatch) -> TFRequest:
-        request = TFRequest(self.job.signature)
-        for name, array in batch.arrays.items():
-            request.add_feed(name, array)
-        for name in self.job.outputs:
-            request.add_fetch(name)
-        return request
-
-    def _torch(self, batch: ArrayBatch) -> TorchRequest:
-        request = TorchRequest()
-        for name, array in batch.arrays.items():
-            match = _TORCH_KEY.fullmatch(name)
-            if match:
-                request.add_feed(int(match[1]), array)
-            else:
-                request.add_feed_map(name, array)
-        for index in self.job.outputs:
-            request.add_fetch(int(index))
-        return request
-
-
-def _row_outcome(batch: RowBatch, result: Any) -> RowOutcome:
-    if isinstance(result, BaseException):
-        return RowOutcome(batch, error=_describe(result))
-    assert isinstance(result, StringResponse)
-    try:
-        value = result.json()
-    except DecodeError:
-        value = result.text
-    sent = len(batch.records)
-    if isinstance(value, list) and len(value) == sent:
-        return RowOutcome(batch, results=value)
-    if sent == 1:
-        return RowOutcome(batch, results=[value])
-    return RowOutcome(batch, whole=value)
-
-
-def _array_outcome(job: Job, batch: ArrayBatch, result: Any) -> ArrayOutcome:
-    if isinstance(result, BaseException):
-        return ArrayOutcome(batch, error=_describe(result))
-    if isinstance(result, TFResponse):
-        return ArrayOutcome(batch, outputs={name: result[name] for name in result})
-    assert isinstance(result, TorchResponse)
-    outputs = result.outputs
-    names = list(job.outputs) if len(job.outputs) == len(outputs) else range(len(outputs))
-    arrays = {str(name): array for name, array in zip(names, outputs, strict=False)}
-    arrays.update(result.map_outputs)
-    return ArrayOutcome(batch, outputs=arrays)
-
-
-def _fatal(result: Any) -> bool:
-    """Failures every later batch would repeat: a rejected token, an unknown service."""
-    return isinstance(result, AuthError) or (
-        isinstance(result, ServiceError) and result.status == 404
-    )
-
-
-async def _predict(job: Job, stop: asyncio.Event) -> Summary:
-    source: RowSource | ArraySource
-    if job.input_format in ARRAY_FORMATS:
-        default = "0" if job.kind == "torch" else None
-        source = ArraySource(job.input_path, job.input_format, job.inputs, default)
-    else:
-        source = RowSource(job.input_path, job.input_format)
-    summary = Summary(total=source.count())
-    requests = _Requests(job, source.batches(job.batch_size))
-    writer: Writer = open_writer(job.output_path, job.output_format, lambda: source.columns)
-    client = PredictClient(
-        job.endpoint,
-        job.service,
-        token=job.token,
-        endpoint_type=job.endpoint_type,
-        timeout=job.timeout,
-        retry=RetryPolicy(max_attempts=job.retries + 1),
-    )
-
-    async def consume(progress: RowProgress) -> None:
-        fan = client.predict_many(
-            iter(requests), concurrency=job.concurrency, return_exceptions=True
-        )
-        async with fan:
-            async for result in fan:
-                batch = requests.in_flight.popleft()
-                if _fatal(result):
-                    raise result
-                outcome: Outcome = (
-                    _row_outcome(batch, result)
-                    if isinstance(batch, RowBatch)
-                    else _array_outcome(job, batch, result)
-                )
-                failed = writer.write(outcome)
-                summary.rows += batch.size
-                summary.batches += 1
-                summary.failed += failed
-                progress.advance(batch.size, failed)
-
-    try:
-        async with client:
-            with RowProgress(summary.total, quiet=job.quiet) as progress:
-                work = asyncio.create_task(consume(progress))
-                stopped = asyncio.create_task(stop.wait())
-                await asyncio.wait({work, stopped}, return_when=asyncio.FIRST_COMPLETED)
-                stopped.cancel()
-                if not work.done():
-                    summary.interrupted = True
-                    work.cancel()
-                await asyncio.gather(work, stopped, return_exceptions=True)
-                if not work.cancelled() and work.exception() is not None:
-                    raise _stopped_by(work.exception(), summary)
-    finally:
-        writer.close()
-    return summary
-
-
-def _stopped_by(error: BaseException | None, summary: Summary) -> BaseException:
-    if isinstance(error, EASError):
-        left = "" if summary.total is None else f"; {summary.total - summary.rows:,} rows not done"
-        return CLIError(f"stopped after {summary.rows:,} rows: {error}{left}")
-    assert error is not None
-    return error
+    first_failure: str | None = None  # "row 7: HTTP 503 ..."
 
 
 def _check(job: Job) -> None:
@@ -288,6 +71,13 @@ def _check(job: Job) -> None:
             f"rows ({job.input_format}) are sent to string services; "
             "TF and PyTorch services take .npy or .npz"
         )
+    if job.output_path != "-":
+        parent = Path(job.output_path).parent
+        if not parent.is_dir():
+            raise click.BadParameter(
+                f"{job.output_path!r}: the directory {str(parent)!r} does not exist",
+                param_hint="--out",
+            )
     allowed = ("jsonl", "npz") if arrays else ("jsonl", "csv", "parquet")
     if job.output_format not in allowed:
         raise click.UsageError(
@@ -301,7 +91,19 @@ def _check(job: Job) -> None:
 
 
 @click.command()
-@click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False, allow_dash=True))
+@click.argument(
+    "input_path",
+    metavar="INPUT",
+    type=click.Path(exists=True, dir_okay=False, readable=True, allow_dash=True),
+)
+@click.option(
+    "--format",
+    "input_fmt",
+    type=click.Choice(list(INPUT_FORMATS)),
+    default=None,
+    help="INPUT's format, for stdin or a file of another suffix [default: from the suffix; "
+    "stdin: jsonl; a .json file holding an array: json].",
+)
 @click.option(
     "--out",
     "-o",
@@ -314,7 +116,7 @@ def _check(job: Job) -> None:
 @connection_options("--service", "EAS_SERVICE_NAME", "The service to call.")
 @click.option(
     "--endpoint-type",
-    type=click.Choice(sorted(_ENDPOINT_TYPES)),
+    type=click.Choice(["direct", "gateway"]),
     default="gateway",
     show_default=True,
     help="Through the gateway, or VPC direct to the service's instances.",
@@ -360,6 +162,7 @@ def _check(job: Job) -> None:
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
 def predict(
     input_path: str,
+    input_fmt: str | None,
     output_path: str,
     endpoint: str,
     name: str,
@@ -375,29 +178,38 @@ def predict(
     signature: str | None,
     quiet: bool,
 ) -> None:
-    """Predict every row of INPUT (a file, or - for JSON lines on stdin), in order.
+    """Predict every row of INPUT (a file, or - for stdin), in order.
 
     \b
-    Rows: .jsonl/.json (one JSON value a line), .csv (numbers sent as numbers), .parquet;
-    sent to string services as a JSON list of records, --batch-size rows a request.
-    Arrays: .npy/.npz, split along the first axis, for --type tf or torch.
+    Rows: .jsonl (one JSON value a line), .json (a JSON array of rows; JSON lines when
+    the file does not start with [), .csv (cells typed as JSON lines would carry them:
+    numbers, true/false, empty as null), .parquet; sent to string services as a JSON list
+    of records, --batch-size rows a request. Arrays: .npy/.npz, split along the first
+    axis, for --type tf or torch. --format names INPUT's format (stdin: JSON lines).
 
     \b
-    Results, in input order: JSON lines have one line per row, {"row": i, "result": ...}
-    or {"row": i, "error": ...} ({"rows": [...], ...} when an answer does not split into
-    one result per row); CSV/Parquet add the result's columns and an error column to the
-    input's; .npz holds each output concatenated along axis 0, with _row, _failed_rows and
-    _errors.
+    Results, in input order: JSON lines have one line per row: {"row": i, "result": ...}
+    from a string service, {"row": i, "outputs": {NAME: ...}} from a TF or PyTorch one,
+    {"row": i, "error": ...} for a row that failed ({"rows": [...], ...} when an answer
+    does not split into one per row); CSV/Parquet add the result's columns and an error
+    column to the input's; .npz holds each output concatenated along axis 0, with _row,
+    _failed_rows and _errors.
 
-    Exit status: 0 when every row succeeded, 1 when any failed (they are in the output),
-    130 when interrupted (what finished is written), 2 for a usage error.
+    \b
+    A batch refused with a 4xx is split until only the rows at fault fail. The run stops
+    on a rejected token, an unknown service, or 2 x --concurrency requests in a row that
+    could not connect (what finished is kept).
+
+    Exit status: 0 when every row succeeded, 1 when any failed (they are in the output;
+    the last line gives the first one's reason), 130 when interrupted (what finished is
+    written), 2 for a usage error.
     """
-    input_format = detect_format(input_path, "INPUT")
+    input_format = input_format_of(input_path, input_fmt)
     job = Job(
         endpoint=endpoint,
         service=name,
         token=token,
-        endpoint_type=_ENDPOINT_TYPES[endpoint_type],
+        endpoint_type=endpoint_type,
         timeout=timeout,
         retries=retries,
         input_path=input_path,
@@ -413,24 +225,29 @@ def predict(
         quiet=quiet,
     )
     _check(job)
-    summary = run(lambda stop: _predict(job, stop))
+    from aioeas.cli.batch import predict_job  # numpy, the client, rich: only to run
+
+    summary = run(lambda stop: predict_job(job, stop))
     where = "stdout" if output_path == "-" else output_path
     if summary.interrupted:
         left = (
-            f"{summary.total - summary.rows:,} rows"
+            count(summary.total - summary.rows, "row")
             if summary.total is not None
             else "the rest of the input"
         )
         click.echo(
-            f"interrupted: wrote {summary.rows:,} rows in order to {where}; {left} not done",
+            f"interrupted: wrote {count(summary.rows, 'row')} in order to {where}; {left} not done",
             err=True,
         )
         raise click.exceptions.Exit(130)
     if not quiet:
         click.echo(
-            f"predict: {summary.rows:,} rows in {summary.batches:,} requests, "
+            f"predict: {count(summary.rows, 'row')} in {count(summary.batches, 'request')}, "
             f"{summary.rows - summary.failed:,} ok, {summary.failed:,} failed -> {where}",
             err=True,
         )
     if summary.failed:
-        raise CLIError(f"{summary.failed:,} of {summary.rows:,} rows failed (see {where})")
+        raise CLIError(
+            f"{summary.failed:,} of {count(summary.rows, 'row')} failed (see {where}); "
+            f"the first, {summary.first_failure}"
+        )

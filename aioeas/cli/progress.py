@@ -2,7 +2,9 @@
 
 It draws only on a terminal (rich's own test, which ``TTY_COMPATIBLE=1`` or
 ``FORCE_COLOR`` can force) and never with ``--quiet``: piped into a log or a file it would
-be noise, and stdout carries the results.
+be noise. Nor when the results go to stdout and stdout is a terminal (the caller passes
+``quiet`` then): the bar redraws with cursor movements, and result lines written to the
+same screen meanwhile were overwritten or spliced.
 """
 
 from __future__ import annotations

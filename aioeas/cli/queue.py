@@ -18,12 +18,14 @@ import base64
 import json
 import sys
 from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from aioeas import QueueClient, QueueRecord
 from aioeas.cli.options import CLIError, connection_options, parse_tags, run
+
+if TYPE_CHECKING:
+    from aioeas import QueueClient, QueueRecord
 
 __all__ = ["queue"]
 
@@ -85,6 +87,8 @@ def _call(
     **options: Any,
 ) -> T:
     """Open a client, run ``action`` on it, close it; Ctrl-C cancels the call."""
+
+    from aioeas import QueueClient  # aiohttp loads only when a command runs
 
     async def main(stop: asyncio.Event) -> T:
         async with QueueClient(endpoint, name, token=token, timeout=timeout, **options) as client:
@@ -227,6 +231,8 @@ def watch(
         raise click.UsageError("--auto-commit and --no-commit contradict each other")
     checked = parse_tags(tags)
 
+    from aioeas import QueueClient
+
     async def main(stop: asyncio.Event) -> None:
         async with QueueClient(endpoint, name, token=token, timeout=timeout, uid=uid, gid=gid) as c:
             stopped = asyncio.ensure_future(stop.wait())
@@ -318,9 +324,25 @@ def search(endpoint: str, name: str, token: str, timeout: float, index: int) -> 
 @_queue_options
 @click.argument("indexes", nargs=-1, required=True, type=click.IntRange(min=1))
 def commit(endpoint: str, name: str, token: str, timeout: float, indexes: tuple[int, ...]) -> None:
-    """Mark records INDEXES done: they are never delivered again."""
+    """Mark records INDEXES done: they are never delivered again; print the service's answer.
 
-    async def action(client: QueueClient) -> str:
-        return await client.commit(list(indexes))
+    Exit status 1, committing nothing, when an index is beyond the queue's last: the
+    service answers OK to any index, which read as if the record had been there.
+    """
 
-    _print(_call(endpoint, name, token, timeout, action))
+    async def action(client: QueueClient) -> tuple[str | None, int]:
+        attrs = await client.attributes()
+        last = int(attrs.get("stream.lastEntry", "0") or 0)
+        if any(i > last for i in indexes):
+            return None, last
+        return await client.commit(list(indexes)), last
+
+    answer, last = _call(endpoint, name, token, timeout, action)
+    if answer is None:
+        beyond = [i for i in indexes if i > last]
+        shown = ", ".join(map(str, beyond))
+        raise CLIError(
+            f"queue {name} holds no {'record' if len(beyond) == 1 else 'records'} {shown} "
+            f"(its last index is {last}); nothing committed"
+        )
+    _print(answer)

@@ -17,7 +17,7 @@ import hashlib
 import hmac
 from email.utils import formatdate
 
-__all__ = ["DEFAULT_CONTENT_TYPE", "http_date", "sign", "signature", "verify"]
+__all__ = ["DEFAULT_CONTENT_TYPE", "Signer", "http_date", "sign", "signature", "verify"]
 
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 
@@ -35,10 +35,53 @@ def http_date(now: float) -> str:
     return _date_of_second(int(now))
 
 
-@functools.lru_cache(maxsize=16)
-def _keyed(token: str) -> hmac.HMAC:
-    """An HMAC-SHA1 keyed with ``token``, to ``copy()``: the key schedule runs once per token."""
-    return hmac.new(token.encode("utf-8"), digestmod=hashlib.sha1)
+class Signer:
+    """Signs requests with one token. The HMAC key schedule runs once, when it is made,
+    and each signature copies the keyed state. A client holds its own and drops it when it
+    closes (or its token changes): no token outlives its client in a module-level cache."""
+
+    __slots__ = ("_mac",)
+
+    def __init__(self, token: str) -> None:
+        self._mac = hmac.new(token.encode("utf-8"), digestmod=hashlib.sha1)
+
+    def __repr__(self) -> str:
+        return "<Signer token=***>"
+
+    def signature(
+        self,
+        *,
+        content_md5: str,
+        content_type: str,
+        date: str,
+        resource: str,
+        method: str = "POST",
+    ) -> str:
+        """The ``Authorization`` value of a signed request: ``EAS <base64 HMAC-SHA1>``."""
+        message = f"{method}\n{content_md5}\n{content_type}\n{date}\n{resource}"
+        mac = self._mac.copy()
+        mac.update(message.encode("utf-8"))
+        return "EAS " + base64.b64encode(mac.digest()).decode("ascii")
+
+    def sign(
+        self,
+        body: bytes,
+        *,
+        resource: str,
+        now: float,
+        content_type: str = DEFAULT_CONTENT_TYPE,
+    ) -> dict[str, str]:
+        """The headers that sign ``body`` for ``resource`` at time ``now``."""
+        md5 = hashlib.md5(body).hexdigest()
+        date = http_date(now)
+        return {
+            "Content-MD5": md5,
+            "Date": date,
+            "Content-Type": content_type,
+            "Authorization": self.signature(
+                content_md5=md5, content_type=content_type, date=date, resource=resource
+            ),
+        }
 
 
 def signature(
@@ -51,10 +94,13 @@ def signature(
     method: str = "POST",
 ) -> str:
     """The ``Authorization`` value of a signed request: ``EAS <base64 HMAC-SHA1>``."""
-    message = f"{method}\n{content_md5}\n{content_type}\n{date}\n{resource}"
-    mac = _keyed(token).copy()
-    mac.update(message.encode("utf-8"))
-    return "EAS " + base64.b64encode(mac.digest()).decode("ascii")
+    return Signer(token).signature(
+        content_md5=content_md5,
+        content_type=content_type,
+        date=date,
+        resource=resource,
+        method=method,
+    )
 
 
 def sign(
@@ -65,17 +111,9 @@ def sign(
     now: float,
     content_type: str = DEFAULT_CONTENT_TYPE,
 ) -> dict[str, str]:
-    """The headers that sign ``body`` for ``resource`` at time ``now``."""
-    md5 = hashlib.md5(body).hexdigest()
-    date = http_date(now)
-    return {
-        "Content-MD5": md5,
-        "Date": date,
-        "Content-Type": content_type,
-        "Authorization": signature(
-            token, content_md5=md5, content_type=content_type, date=date, resource=resource
-        ),
-    }
+    """The headers that sign ``body`` for ``resource`` at time ``now`` (a ``Signer`` made
+    for this one call; a client keeps one instead)."""
+    return Signer(token).sign(body, resource=resource, now=now, content_type=content_type)
 
 
 def verify(

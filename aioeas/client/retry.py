@@ -7,11 +7,14 @@ in), so it is unit-tested with a fake clock and a fixed random source.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from aioeas.client.config import Timeout
 from aioeas.errors import (
+    CertificateError,
     ConnectError,
     EASError,
     RequestTimeoutError,
@@ -33,6 +36,12 @@ class RetryPolicy:
     ** (n - 1))``, less a random part of up to ``jitter`` of it (1.0: "full jitter", spreading
     clients that failed together; 0: none). ``deadline`` bounds the whole call, waits
     included, in seconds; no new try starts after it, and a try is cut short at it.
+
+    A repeated predict may run the model twice: a timeout, a connection cut while the body
+    or the answer was on the wire, or a 5xx from a gateway can each come after the service
+    got the request and ran it. Where that matters (a request that charges, counts or
+    writes), call ``predict(..., idempotent=False)``: then a try is repeated only when its
+    connection could not be opened, so nothing was sent.
     """
 
     max_attempts: int = 5
@@ -56,7 +65,12 @@ class RetryPolicy:
             raise UsageError(f"backoff_factor must be >= 1, got {self.backoff_factor!r}")
         if not 0 <= self.jitter <= 1:
             raise UsageError(f"jitter is a fraction in [0, 1], got {self.jitter!r}")
-        if self.deadline is not None and (not math.isfinite(self.deadline) or self.deadline <= 0):
+        if self.deadline is not None and (
+            isinstance(self.deadline, bool)
+            or not isinstance(self.deadline, (int, float))
+            or not math.isfinite(self.deadline)
+            or self.deadline <= 0
+        ):
             raise UsageError(
                 f"deadline must be a positive number of seconds, got {self.deadline!r}"
             )
@@ -69,6 +83,11 @@ class RetryPolicy:
             raise UsageError(f"retry count must be an int >= 0, got {count!r}")
         return cls(max_attempts=max(1, count))
 
+    def with_deadline(self, deadline: float) -> RetryPolicy:
+        """This policy with the whole call bounded by ``deadline`` seconds (a per-call
+        ``predict(..., deadline=)``)."""
+        return dataclasses.replace(self, deadline=deadline)
+
     def backoff(self, retry: int, random: Callable[[], float]) -> float:
         """The wait before retry number ``retry`` (1 is the first retry), jitter applied."""
         base = min(self.backoff_max, self.backoff_base * self.backoff_factor ** (retry - 1))
@@ -79,6 +98,8 @@ def is_retryable(error: BaseException, policy: RetryPolicy) -> bool:
     """Whether ``error`` is worth another try under ``policy``."""
     if isinstance(error, RequestTimeoutError):
         return policy.retry_on_timeout
+    if isinstance(error, CertificateError):
+        return False  # the same certificate fails the same way on every try
     return isinstance(error, (RetryableServiceError, ConnectError))
 
 
@@ -94,6 +115,18 @@ class RetrySchedule:
     def remaining(self, now: float) -> float | None:
         """Seconds left before the deadline (``None``: no deadline)."""
         return None if self._deadline is None else self._deadline - now
+
+    def clip(self, timeout: Timeout, now: float) -> Timeout:
+        """The timeout of a try starting at ``now``: ``timeout``, cut to what is left of the
+        deadline, so no try runs past it. Raises ``RequestTimeoutError`` when nothing is
+        left (no try is started after the deadline)."""
+        remaining = self.remaining(now)
+        if remaining is None or remaining >= timeout.total:
+            return timeout
+        if remaining <= 0:
+            raise RequestTimeoutError("the retry deadline passed before another try")
+        connect = None if timeout.connect is None else min(timeout.connect, remaining)
+        return Timeout(total=remaining, connect=connect)
 
     def begin_attempt(self) -> int:
         """Count a new try; returns its 1-based number."""

@@ -36,7 +36,7 @@ from typing import Literal, Protocol, TypeVar, overload
 import aiohttp
 
 from aioeas.client import compression as _compression
-from aioeas.client.auth import DEFAULT_CONTENT_TYPE, sign
+from aioeas.client.auth import DEFAULT_CONTENT_TYPE, Signer
 from aioeas.client.checks import (
     check_header_value,
     check_headers,
@@ -61,7 +61,7 @@ from aioeas.client.fanout import FanOut, ProgressCallback
 from aioeas.client.hooks import AttemptEnd, AttemptRetry, AttemptStart, Hooks
 from aioeas.client.lifecycle import AsyncResource, State
 from aioeas.client.retry import RetryPolicy, RetrySchedule
-from aioeas.client.transport import AiohttpTransport, HTTPResponse, Transport
+from aioeas.client.transport import AiohttpTransport, HTTPResponse, Transport, never_sent
 from aioeas.client.wrr import Backend
 from aioeas.errors import (
     AuthError,
@@ -166,6 +166,8 @@ class PredictClient(AsyncResource):
         self._custom_url = check_url("custom_url", custom_url or "")
         self._endpoint_type = endpoint_type
         self._token = check_header_value("the token", token or "", secret=True)
+        self._signer: Signer | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._timeout = Timeout.coerce(timeout)
         self._retry = retry if retry is not None else RetryPolicy()
         self._pool = pool if pool is not None else PoolLimits()
@@ -219,7 +221,7 @@ class PredictClient(AsyncResource):
             return
         if self._state is State.CLOSED:
             raise UsageError("this PredictClient is closed; make a new one")
-        asyncio.get_running_loop()  # a session belongs to a running loop
+        self._loop = asyncio.get_running_loop()  # a session belongs to a running loop
         env = self._env if self._env is not None else os.environ
         spec = resolve_endpoint(
             endpoint=self._endpoint,
@@ -261,6 +263,14 @@ class PredictClient(AsyncResource):
         if self._state is State.CLOSED:
             return
         self._state = State.CLOSED
+        self._signer = None  # the keyed HMAC holds the token: gone with the client
+        if self._loop is not None and self._loop is not asyncio.get_running_loop():
+            # its session and tasks belong to a loop that is not running (asyncio.run() has
+            # closed it): nothing of them can be awaited here, and nothing is left to send
+            self._discovery = None
+            if self._owns_transport:
+                self._transport = None  # its sockets close when it is collected
+            return
         discovery, self._discovery = self._discovery, None
         if discovery is not None:
             await discovery.stop()
@@ -299,6 +309,7 @@ class PredictClient(AsyncResource):
 
     def set_token(self, token: str) -> None:
         self._token = check_header_value("the token", token or "", secret=True)
+        self._signer = None
 
     def set_timeout(self, timeout: float) -> None:
         """Per-attempt timeout in **milliseconds**, as the official SDK (default 5000)."""
@@ -370,11 +381,22 @@ class PredictClient(AsyncResource):
         timeout: float | Timeout | None = None,
         retry: RetryPolicy | None = None,
         compression: str | None = None,
+        idempotent: bool = True,
+        deadline: float | None = None,
     ) -> R:
         """Send ``request`` and parse the answer with its ``parse_response``.
 
         ``path`` goes after the service (``/api/predict/{service}/{path}``) and ``query``
-        after that; both are signed. The other options override the client's for this call.
+        after that; both are signed. The other options override the client's for this call;
+        ``deadline`` (seconds) bounds the whole call, retries and waits included, as the
+        retry policy's ``deadline`` does (no try starts after it, a try is cut short at it).
+
+        ``idempotent=False``: the request must not run twice (it charges, counts, writes).
+        By default a try is repeated after a timeout, a cut connection or a 5xx, and any of
+        those may come after the service got the request, so the model may run twice.
+        With ``idempotent=False`` a try is repeated only when its connection could not be
+        opened (nothing was sent); any other failure is raised as it is.
+
         Raises ``AuthError`` (401/403) or ``ServiceError`` (other 4xx) at once;
         ``RetryableServiceError``, ``ConnectError`` or ``RequestTimeoutError`` after the
         last try; ``DecodeError`` from the parser.
@@ -393,6 +415,8 @@ class PredictClient(AsyncResource):
             timeout=timeout,
             retry=retry,
             compression=compression,
+            idempotent=idempotent,
+            deadline=deadline,
         )
         return request.parse_response(answer)
 
@@ -407,8 +431,11 @@ class PredictClient(AsyncResource):
         timeout: float | Timeout | None = None,
         retry: RetryPolicy | None = None,
         compression: str | None = None,
+        idempotent: bool = True,
+        deadline: float | None = None,
     ) -> bytes:
-        """Send raw bytes (a ``str`` as UTF-8) and return the raw answer: custom processors."""
+        """Send raw bytes (a ``str`` as UTF-8) and return the raw answer: custom processors.
+        The options are ``predict``'s."""
         if isinstance(body, str):
             data = body.encode("utf-8")
         elif isinstance(body, (bytes, bytearray, memoryview)):
@@ -421,6 +448,8 @@ class PredictClient(AsyncResource):
             data = _compression.compress(data, self._compression)
         attempt_timeout = Timeout.coerce(timeout) if timeout is not None else self._timeout
         policy = retry if retry is not None else self._retry
+        if deadline is not None:
+            policy = policy.with_deadline(deadline)
         query_string = "" if query is None else check_url("the query", encode_query(query))
         if content_type is not None:
             content_type = _content_type(content_type)
@@ -436,6 +465,7 @@ class PredictClient(AsyncResource):
             headers=headers,
             timeout=attempt_timeout,
             policy=policy,
+            idempotent=idempotent,
         )
 
     @overload
@@ -449,6 +479,8 @@ class PredictClient(AsyncResource):
         progress: ProgressCallback | None = ...,
         timeout: float | Timeout | None = ...,
         retry: RetryPolicy | None = ...,
+        idempotent: bool = ...,
+        deadline: float | None = ...,
     ) -> FanOut[R]: ...
 
     @overload
@@ -462,6 +494,8 @@ class PredictClient(AsyncResource):
         progress: ProgressCallback | None = ...,
         timeout: float | Timeout | None = ...,
         retry: RetryPolicy | None = ...,
+        idempotent: bool = ...,
+        deadline: float | None = ...,
     ) -> FanOut[R | Exception]: ...
 
     def predict_many(
@@ -474,6 +508,8 @@ class PredictClient(AsyncResource):
         progress: ProgressCallback | None = None,
         timeout: float | Timeout | None = None,
         retry: RetryPolicy | None = None,
+        idempotent: bool = True,
+        deadline: float | None = None,
     ) -> FanOut[R] | FanOut[R | Exception]:
         """Predict every request, at most ``concurrency`` at once.
 
@@ -485,11 +521,15 @@ class PredictClient(AsyncResource):
         complete with ``ordered=False``), an awaitable of the whole list, and an async
         context manager that cancels what is in flight on exit. With
         ``return_exceptions=True`` a failed request yields its exception instead of ending
-        the run. ``progress(done, total)`` is called after each result.
+        the run. ``progress(done, total)`` is called after each result. ``timeout``,
+        ``retry``, ``idempotent`` and ``deadline`` apply to every request (each its own
+        deadline), as in ``predict``.
         """
 
         async def call(request: PredictRequest[R]) -> R:
-            return await self.predict(request, timeout=timeout, retry=retry)
+            return await self.predict(
+                request, timeout=timeout, retry=retry, idempotent=idempotent, deadline=deadline
+            )
 
         return FanOut(
             call,
@@ -544,8 +584,11 @@ class PredictClient(AsyncResource):
             merged = dict(base)
         ctype = content_type or given_type or self._content_type or DEFAULT_CONTENT_TYPE
         if self._token and resource is not None:
+            signer = self._signer
+            if signer is None:
+                signer = self._signer = Signer(self._token)
             merged.update(
-                sign(self._token, body, resource=resource, now=self._clock(), content_type=ctype)
+                signer.sign(body, resource=resource, now=self._clock(), content_type=ctype)
             )
         else:
             merged["Content-Type"] = ctype
@@ -563,25 +606,38 @@ class PredictClient(AsyncResource):
         headers: Mapping[str, str] | None,
         timeout: Timeout,
         policy: RetryPolicy,
+        idempotent: bool,
     ) -> bytes:
         spec, transport, discovery = self._spec, self._transport, self._discovery
         if spec is None or transport is None:
             raise UsageError("this PredictClient is closed; make a new one")
         loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            raise self._other_loop()
         schedule = RetrySchedule(policy, start=loop.time(), random=self._random)
         if isinstance(spec, DirectEndpoint):
             if discovery is None:
                 raise UsageError("this PredictClient is closed; make a new one")
             await discovery.wait_ready()
         failed: Backend | None = None
+        last: EASError | None = None
         service, hooks = self._service_name, self._hooks
+        first = loop.time()
         while True:
+            try:
+                attempt_timeout = schedule.clip(timeout, loop.time())
+            except RequestTimeoutError:
+                # the deadline passed during the wait: what failed last is the news
+                assert last is not None
+                final = _final(last, schedule.attempts, loop.time() - first)
+                if final is last:
+                    raise last from last.__cause__
+                raise final from last.__cause__
             attempt = schedule.begin_attempt()
             backend = discovery.pick(avoid=failed) if discovery is not None else None
             url, resource = self._target(spec, backend, path, query)
             shown = url.split("?", 1)[0]
             where = backend.address if backend is not None else None
-            attempt_timeout = self._clip(timeout, schedule.remaining(loop.time()))
             request_headers = self._request_headers(
                 body, resource=resource, content_type=content_type, call_headers=headers
             )
@@ -618,9 +674,12 @@ class PredictClient(AsyncResource):
             ):
                 discovery.rest(backend)
             delay = schedule.next_delay(error, loop.time())
-            if delay is None:
+            if delay is None or not (idempotent or never_sent(error)):
                 _log.debug("predict to %s failed on try %d: %s", shown, attempt, error)
+                if attempt > 1 and isinstance(error, RequestTimeoutError):
+                    raise _final(error, attempt, loop.time() - first) from error.__cause__
                 raise error
+            last = error
             _log.debug(
                 "predict to %s failed on try %d (%s); retrying in %.3f s",
                 shown,
@@ -633,15 +692,20 @@ class PredictClient(AsyncResource):
             if delay > 0:
                 await asyncio.sleep(delay)
 
-    @staticmethod
-    def _clip(timeout: Timeout, remaining: float | None) -> Timeout:
-        """The attempt's timeout, cut to what is left of the retry deadline."""
-        if remaining is None or remaining >= timeout.total:
-            return timeout
-        if remaining <= 0:
-            raise RequestTimeoutError("the retry deadline passed before another try")
-        connect = None if timeout.connect is None else min(timeout.connect, remaining)
-        return Timeout(total=remaining, connect=connect)
+    def _other_loop(self) -> UsageError:
+        return UsageError(
+            "this PredictClient was opened in another event loop (each asyncio.run() makes "
+            "a new one and closes it at the end): make the client in the loop that uses it, "
+            "e.g. 'async with PredictClient(...)' inside the coroutine that asyncio.run() runs"
+        )
+
+
+def _final(error: EASError, tries: int, elapsed: float) -> EASError:
+    """The error a call ends with. A timeout after several tries says how many and over
+    how long (not only the last try's "within 0.45 s"); other errors are as they came."""
+    if not isinstance(error, RequestTimeoutError) or tries < 2:
+        return error
+    return RequestTimeoutError(f"{error} ({tries} tries in {elapsed:.2f} s)")
 
 
 def _error_for(resp: HTTPResponse, url: str) -> EASError | None:

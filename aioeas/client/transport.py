@@ -27,15 +27,50 @@ from yarl import URL
 
 from aioeas.client.checks import check_headers, check_url
 from aioeas.client.config import PoolLimits, Timeout
-from aioeas.errors import ConnectError, RequestTimeoutError, TransportError, UsageError
+from aioeas.errors import (
+    CertificateError,
+    ConnectError,
+    RequestTimeoutError,
+    TransportError,
+    UsageError,
+)
 
-__all__ = ["LARGE_BODY", "AiohttpTransport", "HTTPResponse", "Transport"]
+__all__ = [
+    "LARGE_BODY",
+    "AiohttpTransport",
+    "HTTPResponse",
+    "Transport",
+    "certificate_error",
+    "never_sent",
+]
 
 #: Bodies larger than this go as a stream: aiohttp warns (``ResourceWarning``) about
 #: ``bytes`` bodies over 1 MiB, and writes a stream in chunks that let the loop run.
 LARGE_BODY = 1 << 20
 #: The slice a large body is written in.
 _SLICE = 1 << 16
+
+
+#: aiohttp's timeout of getting a connection (3.10 on): raised before a byte is sent.
+_CONNECT_TIMEOUT: tuple[type[BaseException], ...] = tuple(
+    t for t in (getattr(aiohttp, "ConnectionTimeoutError", None),) if isinstance(t, type)
+)
+
+
+def never_sent(error: BaseException) -> bool:
+    """Whether a failed try surely sent nothing: the connection could not be opened
+    (refused, DNS, TLS) or not within the connect timeout.
+
+    Such a try is always safe to repeat, even for a request that must not run twice. Any
+    other failure (a timeout while waiting for the answer, a connection reset or closed
+    mid-request, a 5xx) may come after the service got the request and acted on it.
+    """
+    cause = error.__cause__
+    if isinstance(error, ConnectError):
+        return isinstance(cause, aiohttp.ClientConnectorError)
+    if isinstance(error, RequestTimeoutError):
+        return bool(_CONNECT_TIMEOUT) and isinstance(cause, _CONNECT_TIMEOUT)
+    return False
 
 
 class _ViewPayload(aiohttp.payload.Payload):
@@ -182,8 +217,10 @@ class AiohttpTransport:
                 return HTTPResponse(status=resp.status, body=answer, headers=resp.headers)
         except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
             raise RequestTimeoutError(
-                f"no complete answer from {_where(url)} within {timeout.total:g} s"
+                f"no complete answer from {_where(url)} within {timeout.total:.3g} s"
             ) from exc
+        except aiohttp.ClientConnectorCertificateError as exc:
+            raise certificate_error(_where(url), exc) from exc
         except aiohttp.ClientSSLError as exc:
             raise ConnectError(
                 f"TLS handshake with {_where(url)} failed (certificate not verified?): "
@@ -216,6 +253,16 @@ def _url(url: str) -> URL:
 def _client_timeout(timeout: Timeout) -> aiohttp.ClientTimeout:
     """aiohttp's timeout object for ours, made once per distinct timeout."""
     return aiohttp.ClientTimeout(total=timeout.total, connect=timeout.connect)
+
+
+def certificate_error(where: str, exc: aiohttp.ClientConnectorCertificateError) -> CertificateError:
+    """What a certificate that did not verify becomes: the library's error, naming the
+    option that fixes it (it will not mend itself, so it is not retried)."""
+    return CertificateError(
+        f"the TLS certificate of {where} did not verify ({exc.certificate_error}); if it "
+        "is signed by a private CA, give the client that CA: "
+        "ssl=ssl.create_default_context(cafile='ca.pem')"
+    )
 
 
 def _where(url: str) -> str:

@@ -152,6 +152,12 @@ def _cast_numeric(
                 f"they would arrive as inf (send float64 as DT_DOUBLE, or clip them)"
             ) from None
     elif target.kind == "b":
+        if src.kind == "f":
+            # 0.5 != 0 and nan != 0: every such value would arrive as True
+            raise InvalidTensorError(
+                f"{name} takes bools (or integers 0/1), got {src} values; compare them "
+                f"explicitly (e.g. arr > 0.5) to say which are True"
+            )
         return np.ascontiguousarray(arr != 0) if src.kind != "b" else np.ascontiguousarray(arr)
     else:  # integer targets
         if src.kind == "f":

@@ -17,8 +17,8 @@ import struct
 
 from aiohttp import web
 
-from aioeas.client import compression as codings
-from aioeas.client.auth import verify
+from aioeas.emulator import codings
+from aioeas.emulator.auth import authorized
 from aioeas.emulator.calls import Call, Reject, reset_current, set_current
 from aioeas.emulator.faults import Decision, Fault, FaultKind, FaultPlan
 from aioeas.emulator.services import Backend, Service
@@ -31,40 +31,11 @@ _DECODABLE = codings.decodable()
 log = logging.getLogger("aioeas.emulator")
 
 
-def authorized(request: web.Request, bodies: list[bytes], token: str) -> bool:
-    """Whether the request carries ``token`` raw or a valid ``EAS`` signature.
-
-    The signed resource is the request path as sent, with its query. To be lenient toward
-    clients that leave the query (or the percent-encoding) out, the path without the query
-    and the decoded path are accepted as well. The body's MD5 may be over the bytes as
-    sent or, for a compressed body, over the decompressed bytes.
-    """
-    headers = request.headers
-    auth = headers.get("Authorization")
-    if not auth:
-        return False
-    raw = request.raw_path
-    resources = dict.fromkeys([raw, raw.partition("?")[0], request.path])
-    for body in bodies:
-        for resource in resources:
-            if verify(
-                token,
-                auth,
-                body=body,
-                method=request.method,
-                content_md5=headers.get("Content-MD5"),
-                content_type=headers.get("Content-Type"),
-                date=headers.get("Date"),
-                resource=resource,
-            ):
-                return True
-    return False
-
-
 def decompress(body: bytes, encoding: str | None) -> bytes:
-    """The body without its ``Content-Encoding``, with the client's own codecs (gzip,
-    deflate/zlib, and snappy, lz4, zstd where cramjam is installed; several are undone in
-    reverse order). A body that does not decompress is a 400; an unknown coding a 415."""
+    """The body without its ``Content-Encoding``, with the emulator's own decoders
+    (``codings``: gzip, deflate/zlib, and snappy, lz4, zstd where cramjam is installed;
+    several are undone in reverse order). A body that does not decompress is a 400; an
+    unknown coding a 415."""
     if not encoding:
         return body
     for coding in (c.strip().lower() for c in encoding.split(",")):

@@ -8,7 +8,12 @@ watcher holds, commits and resumes from; ``records``) take values and give value
 
 from aioeas.queue.client import PutResult, QueueClient
 from aioeas.queue.config import ReconnectPolicy
-from aioeas.queue.errors import PutUncertainError, ResultTimeoutError, WatchLostError
+from aioeas.queue.errors import (
+    FrameTooLargeError,
+    PutUncertainError,
+    ResultTimeoutError,
+    WatchLostError,
+)
 from aioeas.queue.protocol import Identity, SearchResult
 from aioeas.queue.records import QueueRecord, RecordBatch, to_dataframe
 from aioeas.queue.submit import AsyncInference
@@ -16,6 +21,7 @@ from aioeas.queue.watcher import Watcher, WatcherStats
 
 __all__ = [
     "AsyncInference",
+    "FrameTooLargeError",
     "Identity",
     "PutResult",
     "PutUncertainError",

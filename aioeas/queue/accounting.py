@@ -4,7 +4,14 @@ resume, and which commits to send together.
 ``Delivery`` answers the questions a reconnect asks: which pushed record is a redelivery of
 one already committed (drop it: a committed record never comes again), which is a copy of
 one still waiting in the buffer (drop it: it is already there), and from which index to
-resume (the lowest one not committed, so that none is skipped).
+resume.
+
+A queue does not hand records out in index order: priority records (higher indexes) go
+before older normal ones, and the records a departed consumer of the group held go back to
+the group later. So no index received or committed says which lower ones are still to come,
+and a watcher resumes where the official clients do: at the index it was first given (with
+``-1`` pinned, on the first connection, to a real index). Every record the service may still
+hand to this consumer is at or above it; those committed here are dropped when pushed again.
 
 ``CommitBatcher`` coalesces commits: indexes committed one by one go out many per request,
 after at most ``max_delay`` seconds or as soon as ``max_batch`` are waiting. It reads no
@@ -13,11 +20,17 @@ clock; ``now`` is passed in, so its timing is tested with a fake clock.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable
 
 from aioeas.errors import UsageError
 
-__all__ = ["CommitBatcher", "Delivery"]
+__all__ = ["SETTLED_MEMORY", "CommitBatcher", "Delivery"]
+
+#: How many acknowledged commits a watcher remembers (at least; four windows when that is
+#: more). A commit the service acknowledged is never pushed again on a connection opened
+#: after it; the memory covers the frames already in flight on an older one.
+SETTLED_MEMORY = 4096
 
 
 class Delivery:
@@ -27,27 +40,33 @@ class Delivery:
     (handed over, not committed) -> *committed*. With ``auto_commit`` the server counts a
     record committed when it pushes it, so a received record is committed at once.
 
-    ``committed`` only needs the indexes a later connection could push again, those at or
-    above the index it resumes from: ``prune`` drops the rest when a connection opens.
+    ``committed`` holds every commit the service has not acknowledged yet and the last
+    ``memory`` acknowledged ones, so it stays bounded however long the watch runs.
     """
 
     __slots__ = (
+        "_settled",
         "auto_commit",
         "buffered",
         "committed",
         "duplicates",
-        "highest",
+        "memory",
         "outstanding",
         "start",
     )
 
-    def __init__(self, start: int, *, auto_commit: bool = False) -> None:
+    def __init__(
+        self, start: int, *, auto_commit: bool = False, memory: int = SETTLED_MEMORY
+    ) -> None:
+        if memory < 1:
+            raise UsageError(f"memory must be >= 1, got {memory!r}")
         self.start = start
         self.auto_commit = auto_commit
+        self.memory = memory
         self.buffered: set[int] = set()
         self.outstanding: set[int] = set()
         self.committed: set[int] = set()
-        self.highest = 0
+        self._settled: deque[int] = deque()
         self.duplicates = 0
 
     def receive(self, index: int) -> bool:
@@ -55,10 +74,9 @@ class Delivery:
         if index in self.committed or index in self.buffered:
             self.duplicates += 1
             return False
-        if index > self.highest:
-            self.highest = index
         if self.auto_commit:
             self.committed.add(index)
+            self._settle(index)  # the push was the commit: nothing to acknowledge
         else:
             self.outstanding.discard(index)  # not committed: it may come again
             self.buffered.add(index)
@@ -90,28 +108,36 @@ class Delivery:
         self.buffered.discard(index)
         return found
 
+    def acknowledged(self, indexes: Iterable[int]) -> None:
+        """The service acknowledged these commits: remember them a while, then forget."""
+        for index in indexes:
+            if index in self.committed:
+                self._settle(index)
+
+    def _settle(self, index: int) -> None:
+        settled = self._settled
+        settled.append(index)
+        while len(settled) > self.memory:
+            self.committed.discard(settled.popleft())
+
     @property
     def in_hand(self) -> int:
         """Records received and not committed: what the server's window counts."""
         return len(self.buffered) + len(self.outstanding)
 
-    def resume_index(self) -> int:
-        """Where a new connection starts: the lowest record received and not committed;
-        past the highest received when all are committed; the first index given before any."""
-        waiting = self.buffered | self.outstanding
-        if waiting:
-            return min(waiting)
-        if self.highest:
-            return self.highest + 1
-        return self.start
+    def pin(self, index: int) -> None:
+        """Fix a start of ``-1`` ("only what is newest") to the real index it stood for, so
+        that a reconnection does not skip what was put while the connection was down."""
+        if self.start < 0 and index >= 0:
+            self.start = index
 
-    def prune(self, below: int, keep: Iterable[int] = ()) -> None:
-        """Forget committed indexes under ``below``, where a new connection resumes: it
-        never pushes anything under it. Those in ``keep`` (commits the service has not
-        acknowledged yet) stay, in case a server redelivers pending records regardless."""
-        if below > 0:
-            kept = set(keep)
-            self.committed = {i for i in self.committed if i >= below or i in kept}
+    def resume_index(self) -> int:
+        """Where every connection starts: the index first given (pinned, for ``-1``).
+
+        Neither the lowest index held nor the highest received would do: records below
+        them may still come (a priority record overtakes older ones; a departed peer's
+        records come back later), and resuming past them would skip them for good."""
+        return self.start
 
 
 class CommitBatcher:

@@ -29,13 +29,18 @@ Retries, by what is safe to repeat:
   (a second record; records deleted by a first try whose answer was lost). They are retried
   only when the connection could not be opened, so nothing was sent. Otherwise ``put``
   raises ``PutUncertainError`` and a deleting ``get`` raises the error as it is.
+
+A policy's ``deadline`` bounds a whole call as for ``PredictClient``: each try is cut to
+what is left of it (a long poll asks the service for a shorter wait first).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random as _random
+import ssl as _ssl
 import uuid
 import warnings
 from collections.abc import Callable, Iterable, Mapping
@@ -47,9 +52,14 @@ from aioeas.client.checks import check_header_value
 from aioeas.client.config import PoolLimits, Timeout
 from aioeas.client.lifecycle import AsyncResource, State
 from aioeas.client.retry import RetryPolicy, RetrySchedule
-from aioeas.client.transport import AiohttpTransport, HTTPResponse, Transport
+from aioeas.client.transport import AiohttpTransport, HTTPResponse, Transport, never_sent
 from aioeas.codecs.frames import decode_frame_list
-from aioeas.errors import AuthError, ConnectError, EASError, ServiceError, UsageError
+from aioeas.errors import (
+    AuthError,
+    EASError,
+    ServiceError,
+    UsageError,
+)
 from aioeas.queue import protocol as proto
 from aioeas.queue.config import ReconnectPolicy
 from aioeas.queue.errors import PutUncertainError
@@ -75,11 +85,12 @@ class PutResult(NamedTuple):
     request_id: str
 
 
-def _never_sent(error: EASError) -> bool:
-    """A connection that could not be opened: the request never left the client."""
-    return isinstance(error, ConnectError) and isinstance(
-        error.__cause__, aiohttp.ClientConnectorError
-    )
+def _poll_within(poll: float, margin: float, remaining: float | None) -> float:
+    """The long-poll seconds a try may ask for: ``poll``, less whatever would make the
+    service answer later than ``margin`` before the deadline (whole milliseconds, down)."""
+    if remaining is None or remaining - margin >= poll:
+        return poll
+    return max(0.0, math.floor((remaining - margin) * 1000) / 1000)
 
 
 class QueueClient(AsyncResource):
@@ -101,6 +112,7 @@ class QueueClient(AsyncResource):
         discover_headers: bool = True,
         pool: PoolLimits | None = None,
         session: aiohttp.ClientSession | None = None,
+        ssl: _ssl.SSLContext | None = None,
         transport: Transport | None = None,
         websocket: WebSocketConnector | None = None,
         logger: logging.Logger | None = None,
@@ -111,15 +123,21 @@ class QueueClient(AsyncResource):
         ``token``: sent as it is in ``Authorization``. ``uid``: this client's consumer id
         (a fresh uuid4 by default: unique per instance); ``gid``: its group (``eas``).
         ``timeout``: per HTTP attempt, seconds or a ``Timeout`` (a long-polling ``get``
-        adds its poll time to it). ``retry``: the ``RetryPolicy`` of reads and commits.
+        adds its poll time to it). ``retry``: the ``RetryPolicy`` of reads and commits
+        (its ``deadline`` bounds every call: no try runs past it).
         ``reconnect``: the default ``ReconnectPolicy`` of watchers; ``heartbeat``: their
         ping interval in seconds (``None``: no pings). ``discover_headers``: read the
         identity header names from the queue's attributes when opening. ``pool``: limits of
         an own session; ``session``: a ``ClientSession`` to borrow (never closed here);
+        ``ssl``: an ``ssl.SSLContext`` with the CA of a service whose certificate a private
+        CA signed (calls and watches; certificates are always verified);
         ``transport``/``websocket``: stand-ins for tests. ``random``: jitter in [0, 1).
         """
         if session is not None and transport is not None:
             raise UsageError("give a session or a transport, not both")
+        if ssl is not None and not isinstance(ssl, _ssl.SSLContext):
+            raise UsageError(f"ssl must be an ssl.SSLContext, got {type(ssl).__name__}")
+        self._ssl = ssl
         self._state = State.NEW
         self._base_url = proto.queue_url(endpoint, queue_name, custom_url)
         self._queue_name = queue_name or custom_url
@@ -138,9 +156,11 @@ class QueueClient(AsyncResource):
         self._owns_session = session is None and transport is None
         self._transport = transport
         self._websocket = websocket
+        self._max_payload: int | None = None
         self._log = logger if logger is not None else _module_log
         self._random = random
         self._watcher: Watcher | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -166,8 +186,15 @@ class QueueClient(AsyncResource):
             raise UsageError("this QueueClient is closed; make a new one")
         if self._state is State.OPEN:
             assert self._transport is not None
+            if asyncio.get_running_loop() is not self._loop:
+                raise UsageError(
+                    "this QueueClient was opened in another event loop (each asyncio.run() "
+                    "makes a new one and closes it at the end): make the client in the loop "
+                    "that uses it, e.g. 'async with QueueClient(...)' inside the coroutine "
+                    "that asyncio.run() runs"
+                )
             return self._transport
-        asyncio.get_running_loop()
+        self._loop = asyncio.get_running_loop()
         if self._transport is None:
             if self._session is None:
                 self._session = aiohttp.ClientSession(
@@ -179,9 +206,9 @@ class QueueClient(AsyncResource):
                     cookie_jar=aiohttp.DummyCookieJar(),
                     headers={"User-Agent": "aioeas"},
                 )
-            self._transport = AiohttpTransport(session=self._session, pool=self._pool)
-        if self._websocket is None and self._session is not None:
-            self._websocket = AiohttpWebSocketConnector(self._session)
+            self._transport = AiohttpTransport(
+                session=self._session, pool=self._pool, ssl=self._ssl
+            )
         self._discovery_lock = asyncio.Lock()
         self._state = State.OPEN
         return self._transport
@@ -202,6 +229,12 @@ class QueueClient(AsyncResource):
     async def close(self) -> None:
         """Close the running watcher (flushing its commits) and the own session. Idempotent."""
         if self._state is State.CLOSED:
+            return
+        if self._loop is not None and self._loop is not asyncio.get_running_loop():
+            # opened in a loop that is gone: nothing of its session can be awaited here
+            self._state = State.CLOSED
+            self._session = None
+            self._watcher = None
             return
         watcher = self._watcher
         if watcher is not None:
@@ -256,6 +289,15 @@ class QueueClient(AsyncResource):
     def retry(self) -> RetryPolicy:
         return self._retry
 
+    @property
+    def max_message_size(self) -> int:
+        """The largest WebSocket message a watcher accepts, in bytes: the queue's payload
+        limit (``meta.maxPayloadBytes``, read with the identity header names when the
+        client opens; 64 MiB when unknown) plus 64 KiB for the frame around a record.
+        A larger message stops the watcher with ``FrameTooLargeError``."""
+        limit = self._max_payload if self._max_payload is not None else proto.DEFAULT_MAX_PAYLOAD
+        return limit + proto.FRAME_OVERHEAD
+
     # -- the calls -----------------------------------------------------------------------
 
     async def put(
@@ -293,7 +335,7 @@ class QueueClient(AsyncResource):
                 raise
             raise PutUncertainError(self._queue_name, checked, exc) from exc
         except EASError as exc:
-            if isinstance(exc, UsageError) or _never_sent(exc):
+            if isinstance(exc, UsageError) or never_sent(exc):
                 raise  # nothing reached the service
             raise PutUncertainError(self._queue_name, checked, exc) from exc
         return PutResult(*proto.parse_put(resp.body, resp.headers))
@@ -312,7 +354,10 @@ class QueueClient(AsyncResource):
         duration like ``"5s"``) for them; ``[]`` when none came (204).
 
         The HTTP timeout of each attempt is the client's timeout *plus* the poll time, so a
-        long poll never times out in the client. ``auto_delete`` (the default, as the
+        long poll never times out in the client. With a retry ``deadline``, a try never runs
+        past it: the poll asked of the service is shortened to what is left of the deadline
+        less the client's timeout (the service ends the poll before the client would give
+        up, so records a deleting get took are not lost in a cut answer). ``auto_delete`` (the default, as the
         official client) deletes what is returned; such a get is not retried once sent.
         The result is a list with ``to_dataframe()``.
         """
@@ -322,22 +367,22 @@ class QueueClient(AsyncResource):
         if request_id is not None:
             check_header_value("request_id", request_id)
         wire, seconds = proto.parse_timeout(timeout)
-        query = proto.get_query(
-            index=index,
-            length=length,
-            timeout=wire,
-            auto_delete=auto_delete,
-            tags=checked,
-            request_id=request_id,
-        )
-        attempt_timeout = Timeout(
-            total=self._timeout.total + seconds, connect=self._timeout.connect
-        )
+
+        def query(poll: float) -> str:
+            return proto.get_query(
+                index=index,
+                length=length,
+                timeout=wire if poll == seconds else proto.parse_timeout(poll)[0],
+                auto_delete=auto_delete,
+                tags=checked,
+                request_id=request_id,
+            )
+
         resp = await self._call(
             "GET",
             query,
             accept=ACCEPT_PROTOBUF,
-            timeout=attempt_timeout,
+            poll=seconds,
             mode="unsent" if auto_delete else "safe",
         )
         if resp.status == 204 or not resp.body:
@@ -368,7 +413,7 @@ class QueueClient(AsyncResource):
         header names found in them are used from then on.
         """
         attrs = await self._attributes(protobuf=protobuf)
-        self._identity = proto.identity_from_attributes(self._identity, attrs)
+        self._learn(attrs)
         return attrs
 
     async def search(self, index: int) -> SearchResult | None:
@@ -456,10 +501,16 @@ class QueueClient(AsyncResource):
     async def _watch_target(self) -> tuple[WebSocketConnector, str, dict[str, str]]:
         self._open()
         await self._ensure_identity()
-        if self._websocket is None:
-            raise UsageError("this QueueClient has no WebSocket connector (a custom transport)")
+        connector = self._websocket
+        if connector is None:
+            if self._session is None:
+                raise UsageError("this QueueClient has no WebSocket connector (a custom transport)")
+            # made per watch: the limit is known only once the attributes were read
+            connector = AiohttpWebSocketConnector(
+                self._session, max_message_size=self.max_message_size, ssl=self._ssl
+            )
         headers = self._identity.headers(self._token, accept=ACCEPT_PROTOBUF)
-        return self._websocket, proto.websocket_url(self._base_url), headers
+        return connector, proto.websocket_url(self._base_url), headers
 
     @property
     def _heartbeat_interval(self) -> float | None:
@@ -489,8 +540,15 @@ class QueueClient(AsyncResource):
             except (EASError, ValueError) as exc:
                 self._log.warning("queue attributes unavailable (%s): default headers", exc)
             else:
-                self._identity = proto.identity_from_attributes(self._identity, attrs)
+                self._learn(attrs)
             self._discovered = True
+
+    def _learn(self, attrs: Mapping[str, str]) -> None:
+        """What the queue's attributes tell: its header names and payload limit."""
+        self._identity = proto.identity_from_attributes(self._identity, attrs)
+        limit = proto.payload_limit(attrs)
+        if limit is not None:
+            self._max_payload = limit
 
     async def _attributes(self, *, protobuf: bool, discover: bool = True) -> dict[str, str]:
         resp = await self._call(
@@ -501,35 +559,62 @@ class QueueClient(AsyncResource):
         )
         return proto.parse_attributes(resp.body, resp.headers.get("content-type", ""))
 
+    def _try_target(
+        self,
+        query: str | Callable[[float], str],
+        poll: float,
+        schedule: RetrySchedule,
+        now: float,
+    ) -> tuple[str, Timeout]:
+        """The URL and timeout of a try starting at ``now`` (see ``_call``)."""
+        base = self._timeout
+        if isinstance(query, str):
+            return proto.with_query(self._base_url, query), schedule.clip(base, now)
+        this_poll = _poll_within(poll, base.total, schedule.remaining(now))
+        timeout = Timeout(total=base.total + this_poll, connect=base.connect)
+        return proto.with_query(self._base_url, query(this_poll)), schedule.clip(timeout, now)
+
     async def _call(
         self,
         method: str,
-        query: str,
+        query: str | Callable[[float], str],
         *,
         body: bytes | None = None,
         accept: str | None = None,
         content_type: str | None = None,
-        timeout: Timeout | None = None,
+        poll: float = 0.0,
         mode: _RetryMode = "safe",
         extra: Mapping[str, str] | None = None,
         discover: bool = True,
     ) -> HTTPResponse:
+        """One call, retried by the client's policy (``mode``: see ``_RetryMode``).
+
+        Each try gets the client's timeout, plus ``poll`` (a long poll's seconds), cut to
+        what is left of the retry deadline. A long poll's ``query`` is a function of the
+        poll seconds this try may use: the poll shrinks first, so that the service answers
+        before the client's cut.
+        """
         transport = self._open()
         if discover:
             await self._ensure_identity()
-        url = proto.with_query(self._base_url, query)
         shown = self._base_url
         loop = asyncio.get_running_loop()
         schedule = RetrySchedule(self._retry, start=loop.time(), random=self._random)
-        attempt_timeout = timeout or self._timeout
+        error: EASError | None = None
         while True:
             schedule.begin_attempt()
+            now = loop.time()
+            remaining = schedule.remaining(now)
+            if error is not None and remaining is not None and remaining <= 0:
+                # the deadline passed during the wait: the last failure is what went wrong
+                # (raised with its cause, by which put tells that nothing was sent)
+                raise error
+            url, attempt_timeout = self._try_target(query, poll, schedule, now)
             headers = self._identity.headers(self._token, accept=accept)
             if content_type is not None:
                 headers["Content-Type"] = content_type
             if extra:
                 headers.update(extra)
-            error: EASError | None
             try:
                 resp = await transport.request(
                     method, url, headers=headers, body=body, timeout=attempt_timeout
@@ -540,7 +625,7 @@ class QueueClient(AsyncResource):
             if error is None:
                 return resp
             delay = schedule.next_delay(error, loop.time())
-            if delay is None or (mode == "unsent" and not _never_sent(error)):
+            if delay is None or (mode == "unsent" and not never_sent(error)):
                 raise error
             self._log.debug("%s %s failed (%s); retrying in %.3f s", method, shown, error, delay)
             if delay > 0:

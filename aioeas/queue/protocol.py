@@ -35,6 +35,8 @@ from aioeas.errors import (
 __all__ = [
     "ACCEPT_PROTOBUF",
     "DEFAULT_GID",
+    "DEFAULT_MAX_PAYLOAD",
+    "FRAME_OVERHEAD",
     "HEADER_GID",
     "HEADER_REQUEST_ID",
     "HEADER_UID",
@@ -59,6 +61,7 @@ __all__ = [
     "parse_put",
     "parse_search",
     "parse_timeout",
+    "payload_limit",
     "put_query",
     "queue_url",
     "search_query",
@@ -73,7 +76,15 @@ HEADER_GID = "X-EAS-QueueService-Redis-Gid"
 HEADER_REQUEST_ID = "X-Eas-Queueservice-Request-Id"
 ACCEPT_PROTOBUF = "application/vnd.google.protobuf"
 DEFAULT_GID = "eas"
+#: The payload limit assumed when the queue's attributes do not give ``meta.maxPayloadBytes``
+#: (they could not be read, or ``discover_headers=False``): generous, so no record a real
+#: queue holds is refused, and still a bound on what one WebSocket message may allocate.
+DEFAULT_MAX_PAYLOAD = 64 << 20
+#: What a watched record's frame adds to its payload: the index, the tags (which travel in
+#: a put's query, so a few KiB at most), the message and the protobuf framing.
+FRAME_OVERHEAD = 64 << 10
 
+_DIGITS = re.compile(r"[0-9]{1,19}")
 _NACK_CODE = re.compile(r"(?:[A-Z][a-z0-9]*|[0-9]+)+")
 _DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
 _UNIT_SECONDS = {
@@ -143,6 +154,16 @@ def identity_from_attributes(identity: Identity, attributes: Mapping[str, str]) 
         gid_header=pick("meta.header.group", identity.gid_header) or identity.gid_header,
         priority_header=pick("meta.header.priority", identity.priority_header),
     )
+
+
+def payload_limit(attributes: Mapping[str, str]) -> int | None:
+    """The queue's payload limit in bytes (``meta.maxPayloadBytes``); ``None`` when the
+    attributes do not give a positive whole number."""
+    value = attributes.get("meta.maxPayloadBytes")
+    if not isinstance(value, str) or _DIGITS.fullmatch(value.strip()) is None:
+        return None
+    limit = int(value)
+    return limit if limit > 0 else None
 
 
 # ---------------------------------------------------------------------------- validation

@@ -21,10 +21,14 @@ An end-of-stream marker from the service (after ``end_of_stream()``) ends the it
 the buffered records are taken.
 
 When the connection drops, the reader reconnects (by the ``ReconnectPolicy``: at once, then
-with backoff; ``WatchLostError`` past its bound) and resumes at the lowest index it received
-and has not seen committed, so no record is skipped. A record not committed may come again;
-one the consumer committed never does: redeliveries of committed indexes are dropped (as are
-copies of records still in the buffer). ``stats`` counts all of it.
+with backoff; ``WatchLostError`` past its bound) and resumes at the index it was first given,
+as the official clients do. A queue hands records out of index order (priority records
+first, a departed peer's records later), so resuming anywhere above that could skip records
+for good. ``index=-1`` ("only what is newest") is pinned before the first connection to the
+index after the queue's ``stream.lastEntry``, so a reconnection does not skip what was put
+while it was down either. A record not committed may come again; one the consumer committed
+never does: redeliveries of committed indexes are dropped (as are copies of records still in
+the buffer). ``stats`` counts all of it.
 
 Closing stops the reader, sends the commits still waiting, then closes the socket (so the
 service does not hand the records being committed to another consumer), and ends every
@@ -41,21 +45,28 @@ import logging
 from collections.abc import AsyncIterator, Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from aioeas.codecs.frames import decode_frame
-from aioeas.errors import AuthError, EASError, QueueError, ServiceError, UsageError
+from aioeas.errors import (
+    AuthError,
+    CertificateError,
+    EASError,
+    QueueError,
+    ServiceError,
+    UsageError,
+)
 from aioeas.queue import protocol as proto
-from aioeas.queue.accounting import CommitBatcher, Delivery
+from aioeas.queue.accounting import SETTLED_MEMORY, CommitBatcher, Delivery
 from aioeas.queue.config import ReconnectPolicy
 from aioeas.queue.errors import WatchLostError
 from aioeas.queue.records import QueueRecord
 
 if TYPE_CHECKING:
-    from aioeas.queue.client import QueueClient
-    from aioeas.queue.websocket import WebSocketConnection
+    from aioeas.client.config import Timeout
+    from aioeas.queue.websocket import WebSocketConnection, WebSocketConnector
 
-__all__ = ["Watcher", "WatcherStats"]
+__all__ = ["WatchHost", "Watcher", "WatcherStats"]
 
 _log = logging.getLogger(__name__)
 
@@ -84,6 +95,39 @@ class WatcherStats:
     commit_requests: int = 0
     commits_sent: int = 0
     max_in_hand: int = 0
+
+
+class WatchHost(Protocol):
+    """What a watcher needs from the client that made it (``QueueClient`` is the one).
+
+    The watcher knows its client only through this, so the two modules do not import
+    each other and a test can hand a watcher a stand-in.
+    """
+
+    _random: Callable[[], float]
+
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def timeout(self) -> Timeout: ...
+
+    @property
+    def _heartbeat_interval(self) -> float | None: ...
+
+    def _claim_watcher(self, watcher: Watcher) -> None: ...
+
+    def _release_watcher(self, watcher: Watcher) -> None: ...
+
+    async def _watch_target(self) -> tuple[WebSocketConnector, str, dict[str, str]]: ...
+
+    async def _call(self, method: str, query: str) -> Any: ...
+
+    async def attributes(self) -> dict[str, str]: ...
+
+    async def negative_ack(
+        self, indexes: int | Iterable[int], code: str = ..., reason: str = ...
+    ) -> str: ...
 
 
 class _EndedError(Exception):
@@ -202,7 +246,7 @@ class Watcher:
 
     def __init__(
         self,
-        client: QueueClient,
+        client: WatchHost,
         *,
         index: int,
         window: int,
@@ -228,7 +272,9 @@ class Watcher:
         self._state = _State.NEW
         self._start_lock: asyncio.Lock | None = None
         self._buffer: _Buffer[QueueRecord] = _Buffer(window)
-        self._delivery = Delivery(index, auto_commit=auto_commit)
+        self._delivery = Delivery(
+            index, auto_commit=auto_commit, memory=max(SETTLED_MEMORY, 4 * window)
+        )
         self._batcher = CommitBatcher(max_batch=max_commit_batch, max_delay=commit_delay)
         self._inflight: tuple[int, ...] = ()
         self._commit_wake = asyncio.Event()
@@ -290,6 +336,8 @@ class Watcher:
                 return await self.start()
             self._client._claim_watcher(self)
             try:
+                if self._delivery.start < 0:
+                    await self._pin_start()
                 conn = await self._connect()
             except BaseException:
                 self._client._release_watcher(self)
@@ -316,10 +364,29 @@ class Watcher:
     ) -> None:
         await self.close()
 
+    async def _pin_start(self) -> None:
+        """Turn ``index=-1`` into the index after the queue's last entry, read from its
+        attributes, so every connection (the first and each reconnection) asks for the same
+        records. Left at ``-1`` (with a warning) when the queue does not say."""
+        try:
+            attrs = await self._client.attributes()
+            last = int(attrs["stream.lastEntry"])
+        except AuthError:
+            raise
+        except (EASError, KeyError, ValueError) as exc:
+            _log.warning(
+                "watch(index=-1) on %s: the queue's last index is unknown (%r); a "
+                "reconnection asks for -1 again and may miss records put meanwhile",
+                self._client.url,
+                exc,
+            )
+            return
+        if last >= 0:
+            self._delivery.pin(last + 1)
+
     async def _connect(self) -> WebSocketConnection:
         connector, url, headers = await self._client._watch_target()
         index = self._delivery.resume_index()
-        self._delivery.prune(index, keep=self._unacknowledged())
         query = proto.watch_query(
             index=index,
             window=self.window,
@@ -333,9 +400,6 @@ class Watcher:
             heartbeat=self._client._heartbeat_interval,
             timeout=self._client.timeout.total,
         )
-
-    def _unacknowledged(self) -> set[int]:
-        return set(self._batcher.waiting()) | set(self._inflight)
 
     # -- consuming ---------------------------------------------------------------------
 
@@ -481,6 +545,7 @@ class Watcher:
                 failures += 1
             else:
                 failures = 0
+                self._delivery.acknowledged(batch)
                 self.stats.commit_requests += 1
                 self.stats.commits_sent += len(batch)
             finally:
@@ -541,8 +606,8 @@ class Watcher:
             attempts += 1
             try:
                 conn = await self._connect()
-            except AuthError:
-                raise
+            except (AuthError, CertificateError):
+                raise  # another try would be refused the same way
             except EASError as exc:
                 last = exc
                 _log.info("watch reconnection try %d failed: %s", attempts, exc)

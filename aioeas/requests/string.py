@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import datetime
 import json
+import math
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
+from aioeas._install import install_hint
 from aioeas.errors import DecodeError, UsageError
 from aioeas.requests.base import Request, Response
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["StringRequest", "StringResponse"]
+__all__ = ["StringRequest", "StringResponse", "json_record"]
 
 
 def _records_of(records: object) -> list[dict[str, Any]]:
-    """Rows as a list of dicts, from a DataFrame or any iterable of mappings."""
+    """Rows as a list of JSON-ready dicts, from a DataFrame or any iterable of mappings."""
     to_dict = getattr(records, "to_dict", None)
     if callable(to_dict) and hasattr(records, "columns"):
         rows = to_dict(orient="records")
@@ -28,13 +33,59 @@ def _records_of(records: object) -> list[dict[str, Any]]:
         raise UsageError(
             f"records are a DataFrame or a list of dicts, got {type(records).__name__}"
         )
-    return [{str(k): _plain(v) for k, v in row.items()} for row in rows]
+    return [json_record(row, number) for number, row in enumerate(rows)]
 
 
-def _plain(value: Any) -> Any:
-    """numpy scalars (as DataFrame rows hold) become the Python values json can write."""
-    item = getattr(value, "item", None)
-    return item() if callable(item) and not isinstance(value, (str, bytes)) else value
+def json_record(row: Mapping[Any, Any], number: int) -> dict[str, Any]:
+    """One row as a JSON object, the one conversion of ``from_records`` and ``aioeas
+    predict``: a missing value (None, NaN, NaT, pandas' NA) becomes null, a date or time
+    (``datetime``, pandas' ``Timestamp``, ``numpy.datetime64``) its ISO string, a numpy
+    scalar its Python value, bytes their UTF-8 text. Anything else JSON cannot carry
+    (infinity, other objects) is a ``UsageError`` naming row ``number`` and the column.
+    """
+    out: dict[str, Any] = {}
+    for column, value in row.items():
+        try:
+            out[str(column)] = _json_value(value)
+        except _NotJSONError as exc:
+            raise UsageError(f"row {number}, column {str(column)!r}: {exc}") from None
+    return out
+
+
+class _NotJSONError(Exception):
+    pass
+
+
+_MISSING_TYPES = frozenset({"NaTType", "NAType"})  # pandas' NaT and NA, without pandas
+
+
+def _json_value(value: Any) -> Any:
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    if isinstance(value, float):
+        if math.isnan(value):
+            return None
+        if math.isinf(value):
+            raise _NotJSONError(f"{value} cannot be sent as JSON")
+        return value
+    if type(value).__name__ in _MISSING_TYPES:
+        return None
+    if isinstance(value, np.datetime64):
+        return None if np.isnat(value) else str(np.datetime_as_string(value))
+    if isinstance(value, np.generic):
+        return _json_value(value.item())
+    if isinstance(value, (datetime.date, datetime.time)):  # pandas' Timestamp is a datetime
+        return value.isoformat()
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        try:
+            return bytes(value).decode("utf-8")
+        except UnicodeDecodeError:
+            raise _NotJSONError("bytes that are not UTF-8 cannot be sent as JSON") from None
+    if isinstance(value, Mapping):
+        return {str(k): _json_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_json_value(v) for v in value]
+    raise _NotJSONError(f"a {type(value).__name__} cannot be sent as JSON")
 
 
 class StringRequest(Request["StringResponse"]):
@@ -75,7 +126,12 @@ class StringRequest(Request["StringResponse"]):
 
     @classmethod
     def from_records(cls, records: pd.DataFrame | Iterable[Mapping[str, Any]]) -> StringRequest:
-        """JSON records, one object a row: ``[{"fea1": 1, "fea2": 2}]`` (PMML, scorecards)."""
+        """JSON records, one object a row: ``[{"fea1": 1, "fea2": 2}]`` (PMML, scorecards).
+
+        Missing values (NaN, None, NaT) are sent as null, dates and times as ISO strings;
+        a value JSON cannot carry is a ``UsageError`` naming its row and column (see
+        ``json_record``).
+        """
         return cls.from_json(_records_of(records))
 
     def to_bytes(self) -> bytes:
@@ -118,7 +174,7 @@ class StringResponse(Response):
         try:
             import pandas as pd
         except ImportError:  # pragma: no cover - depends on the environment
-            raise UsageError("to_dataframe() needs pandas: pip install 'aioeas[pandas]'") from None
+            raise UsageError(f"to_dataframe() needs pandas: {install_hint('pandas')}") from None
         data = self.json()
         if isinstance(data, dict):
             values = list(data.values())

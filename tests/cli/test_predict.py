@@ -18,7 +18,7 @@ import pytest
 
 from aioeas.emulator import Fault
 from aioeas.emulator import models as emulator_models
-from tests.cli.support import EmulatorThread, Result, invoke
+from tests.cli.support import ROOT, EmulatorThread, Result, invoke
 
 ROWS = 3000
 
@@ -94,8 +94,10 @@ def test_without_retries_failed_rows_are_reported_in_place_and_exit_1(
     for line, record in zip(lines, records, strict=True):
         if "result" in line:
             assert line["result"]["score"] == pytest.approx(_score(record))
+    first = failed[0]
     assert result.err.splitlines()[-1] == (
-        f"aioeas: error: {len(failed):,} of {ROWS:,} rows failed (see {out})"
+        f"aioeas: error: {len(failed):,} of {ROWS:,} rows failed (see {out}); "
+        f"the first, row {first['row']}: {first['error']}"
     )
 
 
@@ -210,7 +212,9 @@ def test_parquet_without_pyarrow_is_one_clear_line(
     src = _jsonl(tmp_path / "in.jsonl", _records(3))
     result = _predict(emulator, str(src), "-o", str(tmp_path / "o.parquet"), "--service", "echo")
     assert result.code == 2
-    assert result.err == "aioeas: error: Parquet needs pyarrow: pip install 'aioeas[parquet]'\n"
+    assert result.err == (
+        f"aioeas: error: Parquet needs pyarrow: pip install -e '{ROOT}[parquet]'\n"
+    )
 
 
 def test_answers_that_do_not_split_are_reported_per_batch(
@@ -283,6 +287,9 @@ def test_progress_bar_on_a_terminal(emulator: EmulatorThread, tmp_path: Path) ->
         (["in.txt"], "cannot tell the format of 'in.txt'"),
         (["in.jsonl", "--batch-size", "0"], "Invalid value for '--batch-size'"),
         (["in.jsonl", "--endpoint-type", "vpc"], "Invalid value for '--endpoint-type'"),
+        (["nope.jsonl"], "Invalid value for 'INPUT': File 'nope.jsonl' does not exist"),
+        (["nope.parquet"], "File 'nope.parquet' does not exist"),
+        (["in.jsonl", "-o", "nodir/o.csv"], "the directory 'nodir' does not exist"),
     ],
 )
 def test_usage_errors_are_one_line_with_status_2(

@@ -105,3 +105,20 @@ def test_a_wrong_token_is_one_line_and_status_1(emulator: EmulatorThread) -> Non
     assert result.code == 1
     assert len(result.err.splitlines()) == 1
     assert "HTTP 401" in result.err
+
+
+def test_commit_of_an_index_the_queue_never_held_says_so(emulator: EmulatorThread) -> None:
+    """The service answers OK to any index: printing that OK read as if record 99999 had
+    been there and was now done."""
+    emulator.call(lambda emu: emu.add_queue_service("jobs"))
+    assert _queue(emulator, "put", "a", "b").code == 0
+    missing = _queue(emulator, "commit", "2", "99999")
+    assert missing.code == 1
+    assert missing.out == ""
+    assert missing.err == (
+        "aioeas: error: queue jobs holds no record 99999 (its last index is 2); nothing committed\n"
+    )
+    # nothing was committed: record 2 is still delivered
+    assert [r["index"] for r in _json_lines(_queue(emulator, "get", "--length", "5"))] == [1, 2]
+    ok = _queue(emulator, "commit", "1")
+    assert (ok.code, ok.out) == (0, "OK\n")

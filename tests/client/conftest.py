@@ -17,7 +17,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from aioeas.client.auth import verify
+from aioeas.emulator.auth import signature_valid
 
 TOKEN = "s3cr3t-T0KEN-never-shown=="
 
@@ -46,15 +46,21 @@ class FakeService:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
-        signed_ok = self.token is None or verify(
-            self.token,
-            request.headers.get("Authorization"),
-            body=body,
-            method=request.method,
-            content_md5=request.headers.get("Content-MD5"),
-            content_type=request.headers.get("Content-Type"),
-            date=request.headers.get("Date"),
-            resource=request.raw_path,
+        # checked by the emulator's verifier, which shares no code with the client's signing
+        auth = request.headers.get("Authorization", "")
+        signed_ok = (
+            self.token is None
+            or auth == self.token
+            or signature_valid(
+                self.token,
+                auth,
+                method=request.method,
+                content_md5=request.headers.get("Content-MD5"),
+                content_type=request.headers.get("Content-Type"),
+                date=request.headers.get("Date"),
+                bodies=[body],
+                resources=[request.raw_path],
+            )
         )
         self.seen.append(
             Seen(request.path, request.query_string, dict(request.headers), body, signed_ok)

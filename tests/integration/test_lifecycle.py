@@ -156,3 +156,48 @@ async def test_a_large_body_is_sent_again_on_retry(emu: Emulator) -> None:
     async with PredictClient(emu.url, "echo") as client:
         assert await client.predict_bytes(body) == body
     assert emu.service("echo").requests == 3
+
+
+def test_a_client_used_in_a_second_event_loop_says_what_to_do() -> None:
+    """Opened in one ``asyncio.run()``, used in the next: the library's own error naming
+    the cause and the fix, before any I/O, instead of aiohttp's "Event loop is closed"."""
+
+    async def first(client: PredictClient) -> None:
+        await client.init()
+
+    async def second(client: PredictClient) -> None:
+        with pytest.raises(UsageError, match=r"another event loop.*inside the coroutine"):
+            await client.predict(StringRequest("x"))
+        await client.close()  # the old loop is gone: closing does not touch its session
+        assert client.closed
+
+    clients = [PredictClient("http://127.0.0.1:9", "echo")]  # never reached
+    asyncio.run(first(clients[0]))
+    with warnings.catch_warnings():
+        # the first loop's session was never closed in that loop: the user's leak, reported
+        # by aiohttp when it is collected
+        warnings.simplefilter("ignore", ResourceWarning)
+        asyncio.run(second(clients[0]))
+        clients.clear()
+        gc.collect()
+
+
+def test_a_queue_client_used_in_a_second_event_loop_says_what_to_do() -> None:
+    from aioeas import QueueClient
+
+    async def first(client: QueueClient) -> None:
+        client._open()  # opened as a first call would, without a server to talk to
+
+    async def second(client: QueueClient) -> None:
+        with pytest.raises(UsageError, match=r"another event loop.*inside the coroutine"):
+            await client.count()
+        await client.close()
+        assert client.closed
+
+    clients = [QueueClient("http://127.0.0.1:9", "q", discover_headers=False)]
+    asyncio.run(first(clients[0]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        asyncio.run(second(clients[0]))
+        clients.clear()
+        gc.collect()

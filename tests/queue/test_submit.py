@@ -3,17 +3,36 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import pytest
 
 from aioeas.emulator import Emulator
 from aioeas.errors import UsageError
-from aioeas.queue import AsyncInference, PutUncertainError, ResultTimeoutError
+from aioeas.queue import (
+    AsyncInference,
+    PutUncertainError,
+    QueueClient,
+    QueueRecord,
+    ResultTimeoutError,
+)
 from tests.queue.conftest import FAST_RETRY, TOKEN
 
 
 def _inference(emu: Emulator, service: str, **kwargs: object) -> AsyncInference:
     return AsyncInference(emu.url, service, token=TOKEN, retry=FAST_RETRY, **kwargs)  # type: ignore[arg-type]
+
+
+async def _eventually(condition: Callable[[], bool]) -> None:
+    """Wait until ``condition()`` holds, checking at every loop turn (client state: no
+    event to wait on). The bound is a safety net so that a broken property fails the test
+    instead of hanging it, far beyond what the loop turns it takes ever need."""
+
+    async def poll() -> None:
+        while not condition():  # noqa: ASYNC110
+            await asyncio.sleep(0)
+
+    await asyncio.wait_for(poll(), 60)
 
 
 async def test_five_hundred_in_flight_each_gets_its_own_result(emu: Emulator) -> None:
@@ -36,8 +55,7 @@ async def test_a_result_that_comes_before_the_submit_registers_is_kept(emu: Emul
 
     async def put_then_wait_for_the_result(*args: object, **kwargs: object) -> object:
         answer = await real_put(*args, **kwargs)  # type: ignore[arg-type]
-        while inference.unclaimed == 0:  # noqa: ASYNC110  (client state: no event to wait on)
-            await asyncio.sleep(0)  # hold the put's answer until the result is in
+        await _eventually(lambda: inference.unclaimed > 0)  # the result is in first
         return answer
 
     inference.inputs.put = put_then_wait_for_the_result  # type: ignore[method-assign]
@@ -90,3 +108,186 @@ async def test_closed_inference_refuses_work(emu: Emulator) -> None:
     await inference.close()
     with pytest.raises(UsageError):
         await inference.submit(b"x")
+
+
+# -- late results: never lost, committed only when claimed ------------------------------
+
+
+class _Held:
+    """A processor that holds chosen requests until the test releases them, so that their
+    submit's timeout is hit for certain (not by luck): the worker answers them only after
+    the test has seen their ``ResultTimeoutError``."""
+
+    def __init__(self) -> None:
+        self.gates: dict[bytes, asyncio.Event] = {}
+
+    def hold(self, body: bytes) -> None:
+        self.gates[body] = asyncio.Event()
+
+    def release(self, body: bytes) -> None:
+        self.gates[body].set()
+
+    async def __call__(self, body: bytes) -> bytes:
+        gate = self.gates.get(body)
+        if gate is not None:
+            await gate.wait()
+        return b"done:" + body
+
+
+async def _late(inference: AsyncInference, held: _Held, body: bytes) -> ResultTimeoutError:
+    """Submit a held request: its timeout is certain to pass (the worker holds it)."""
+    held.hold(body)
+    with pytest.raises(ResultTimeoutError) as info:
+        await inference.submit(body, timeout=0.001)
+    return info.value
+
+
+async def _until_held(inference: AsyncInference, count: int) -> None:
+    await _eventually(lambda: inference.unclaimed >= count)
+
+
+async def test_four_producers_every_result_reaches_its_caller_and_the_sink_ends_empty(
+    emu: Emulator,
+) -> None:
+    """4 producers x 200 submits on default sink groups, a tenth answered after their
+    submit's timeout and claimed late: all 800 results reach their callers, none another's,
+    and the sink ends empty."""
+    held = _Held()
+    service = emu.add_queue_service("late", processor=held, concurrency=16, grace=0.0)
+    producers = [_inference(emu, "late", window=32) for _ in range(4)]
+    for inference in producers:
+        await inference.start()
+    assert len({p.sink_gid for p in producers}) == 4
+
+    async def one(inference: AsyncInference, body: bytes, late: bool) -> QueueRecord:
+        if not late:
+            return await inference.submit(body, timeout=120)  # far beyond any run
+        error = await _late(inference, held, body)
+        held.release(body)
+        return await error.result(timeout=120)
+
+    async def producer(n: int, inference: AsyncInference) -> list[tuple[bytes, QueueRecord]]:
+        bodies = [f"p{n}-{i}".encode() for i in range(200)]
+        records = await asyncio.gather(
+            *(one(inference, b, i % 10 == 0) for i, b in enumerate(bodies))
+        )
+        return list(zip(bodies, records, strict=True))
+
+    runs = await asyncio.gather(*(producer(n, p) for n, p in enumerate(producers)))
+    pairs = [pair for run in runs for pair in run]
+    assert len(pairs) == 800
+    assert all(record.data == b"done:" + body for body, record in pairs)
+    assert len({record.request_id for _, record in pairs}) == 800
+    for inference in producers:
+        assert (inference.in_flight, inference.unclaimed, inference.released) == (0, 0, 0)
+    # every group commits its copy (its own when claimed, the others' at once): the sink
+    # empties while all four still watch
+    assert await service.sink.wait_until(lambda: len(service.sink) == 0, timeout=120)
+    for inference in producers:
+        await inference.close()
+    assert len(service.sink) == 0
+    assert len(service.input) == 0
+
+
+async def test_a_late_result_is_committed_only_when_claimed(emu: Emulator) -> None:
+    held = _Held()
+    service = emu.add_queue_service("claim", processor=held, grace=0.0)
+    async with _inference(emu, "claim") as inference:
+        error = await _late(inference, held, b"slow")
+        held.release(b"slow")
+        await _until_held(inference, 1)
+        assert inference._watcher is not None
+        await inference._watcher.flush()
+        assert len(service.sink) == 1
+        assert service.sink.commits == 0  # held, not committed
+        record = await error.result(timeout=30)
+        assert record.data == b"done:slow"
+        assert record.request_id == error.request_id
+        assert inference.unclaimed == 0
+        await inference._watcher.flush()
+        assert len(service.sink) == 0
+        with pytest.raises(ResultTimeoutError):  # claimed: nothing more comes for it
+            await inference.result(error.request_id, timeout=0.001)
+
+
+async def test_a_late_claim_that_times_out_can_be_tried_again(emu: Emulator) -> None:
+    held = _Held()
+    emu.add_queue_service("again", processor=held, grace=0.0)
+    async with _inference(emu, "again") as inference:
+        error = await _late(inference, held, b"later")
+        with pytest.raises(ResultTimeoutError) as again:
+            await error.result(timeout=0.001)  # still held by the worker
+        assert (again.value.index, again.value.request_id) == (error.index, error.request_id)
+        held.release(b"later")
+        assert (await again.value.result(timeout=30)).data == b"done:later"
+
+
+async def test_a_late_result_not_yet_come_is_awaited_by_result(emu: Emulator) -> None:
+    held = _Held()
+    emu.add_queue_service("await", processor=held, grace=0.0)
+    async with _inference(emu, "await") as inference:
+        error = await _late(inference, held, b"slower")
+        claim = asyncio.ensure_future(inference.result(error.request_id, timeout=30))
+        await _eventually(lambda: inference.in_flight > 0)  # the claim is registered
+        held.release(b"slower")
+        assert (await claim).data == b"done:slower"
+
+
+async def test_unclaimed_results_stay_in_the_sink_at_close(emu: Emulator) -> None:
+    held = _Held()
+    service = emu.add_queue_service("leave", processor=held, grace=0.0)
+    inference = _inference(emu, "leave")
+    error = await _late(inference, held, b"left")
+    held.release(b"left")
+    await _until_held(inference, 1)
+    await inference.close()
+    assert len(service.sink) == 1
+    with pytest.raises(UsageError):
+        await error.result()
+    async with QueueClient(emu.url, "leave/sink", token=TOKEN, retry=FAST_RETRY) as sink:
+        found = await sink.get(request_id=error.request_id, timeout=0, auto_delete=False)
+        assert [r.data for r in found] == [b"done:left"]
+    # a new producer on the same sink is pushed it too, takes it for another's and lets
+    # its own copy go: the copy the departed group was given stays
+    async with _inference(emu, "leave") as later:
+        assert (await later.submit(b"new", timeout=30)).data == b"done:new"
+        assert await service.sink.wait_until(lambda: service.sink.commits >= 2, timeout=30)
+    assert [r.data for r in service.sink.records] == [b"done:left"]
+
+
+async def test_late_results_past_max_unclaimed_are_released_but_still_claimable(
+    emu: Emulator,
+) -> None:
+    held = _Held()
+    service = emu.add_queue_service("many", processor=held, concurrency=2, grace=0.0)
+    async with _inference(emu, "many", window=4, max_unclaimed=1) as inference:
+        first = await _late(inference, held, b"first")
+        second = await _late(inference, held, b"second")
+        held.release(b"first")
+        await _until_held(inference, 1)
+        held.release(b"second")
+        await _eventually(lambda: inference.released > 0)
+        assert inference.unclaimed == 1  # the second; the first was released
+        assert inference._watcher is not None
+        await inference._watcher.flush()
+        assert len(service.sink) == 2  # released is not committed
+        assert (await second.result(timeout=30)).data == b"done:second"
+        assert (await first.result(timeout=30)).data == b"done:first"  # through get
+        await inference._watcher.flush()
+        assert len(service.sink) == 0
+
+
+async def test_a_timeout_error_not_raised_by_an_inference_has_nothing_to_claim() -> None:
+    error = ResultTimeoutError(3, "rid", 1.0)
+    with pytest.raises(UsageError):
+        await error.result()
+
+
+async def test_bad_settings_are_refused_before_any_io(emu: Emulator) -> None:
+    for bad in ({"window": 1}, {"window": 8, "max_unclaimed": 8}, {"max_unclaimed": -1}):
+        with pytest.raises(UsageError):
+            _inference(emu, "svc", **bad)
+    inference = _inference(emu, "svc")
+    with pytest.raises(UsageError):
+        await inference.result("")
+    await inference.close()

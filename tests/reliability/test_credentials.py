@@ -215,6 +215,44 @@ async def test_a_borrowed_session_gets_the_ca_too(
                 await c.predict(StringRequest("b"))
 
 
+async def test_a_certificate_that_does_not_verify_fails_at_once(tls_emulator: Emulator) -> None:
+    """It will not mend itself: one try, not the policy's four, and the error names the CA
+    option, from the predict client, the queue client's calls and its watcher alike."""
+    from aioeas import CertificateError, Hooks
+
+    starts: list[object] = []
+    hooks = Hooks(on_start=starts.append)
+    async with PredictClient(
+        tls_emulator.url, "echo", token=TOKEN, retry=FAST4, hooks=hooks
+    ) as client:
+        with pytest.raises(CertificateError, match=r"create_default_context\(cafile="):
+            await client.predict(StringRequest("x"))
+    assert len(starts) == 1
+    async with QueueClient(
+        tls_emulator.url, "q", token=TOKEN, retry=FAST4, discover_headers=False
+    ) as queue:
+        with pytest.raises(CertificateError, match="cafile"):
+            await queue.count()
+        with pytest.raises(CertificateError, match="cafile"):
+            await queue.watch(window=1)
+
+
+async def test_the_queue_client_takes_the_ca_for_calls_and_watches(
+    tls_emulator: Emulator, certificate: tuple[Path, Path]
+) -> None:
+    context = ssl.create_default_context(cafile=str(certificate[0]))
+    async with QueueClient(tls_emulator.url, "q", token=TOKEN, ssl=context) as queue:
+        index, _ = await queue.put(b"over tls")
+        async with queue.watch(window=1) as watcher:
+            record = await watcher.next(timeout=30)
+            assert (record.index, record.data) == (index, b"over tls")
+            watcher.commit(record)
+    q = tls_emulator.queue("q")
+    assert await q.wait_until(lambda: len(q) == 0, 30)
+    with pytest.raises(UsageError, match="SSLContext"):
+        QueueClient(tls_emulator.url, "q", ssl=True)  # type: ignore[arg-type]
+
+
 def test_ssl_must_be_a_context() -> None:
     with pytest.raises(UsageError):
         PredictClient("http://127.0.0.1:1", "s", ssl=False)  # type: ignore[arg-type]
@@ -454,3 +492,30 @@ async def test_path_tag_and_query_values_are_url_encoded() -> None:
             got = await queue.get(tags={"k": tricky}, timeout=0)
         assert [r.tags["k"] for r in got] == [tricky]
         assert got[0].data == b"data"
+
+
+def _live_signers() -> int:
+    import gc
+
+    from aioeas.client.auth import Signer
+
+    gc.collect()
+    return sum(1 for o in gc.get_objects() if type(o) is Signer)
+
+
+async def test_the_keyed_signer_is_dropped_when_the_client_closes() -> None:
+    """The HMAC keyed with the token is the client's own, not a module-level cache that
+    keeps the last tokens after their clients are gone."""
+    before = _live_signers()
+    async with Emulator(token=TOKEN) as emu:
+        client = PredictClient(emu.url, "echo", token=TOKEN, retry=ONCE)
+        async with client:
+            await client.predict(StringRequest("signed"))
+            await client.predict(StringRequest("signed again"))
+            assert _live_signers() == before + 1  # one per client, made once
+            client.set_token(TOKEN + "2")  # a new token: the old key is dropped at once
+            assert _live_signers() == before
+            with pytest.raises(AuthError):
+                await client.predict(StringRequest("wrong token"))
+            assert _live_signers() == before + 1
+        assert _live_signers() == before

@@ -393,6 +393,17 @@ BAD_INPUTS: list[tuple[str, Callable[[], Any], str]] = [
         lambda: BladeRequest().add_feed("x", 1, [1], BladeRequest.DT_INT32, [0.5]),
         r"DT_INT32 takes integers",
     ),
+    # floats for bool: 0.5 and nan are != 0, and would all arrive as True
+    (
+        "float-array-as-bool",
+        lambda: TFRequest().add_feed("x", np.array([0.5, 2.7, -1.0, np.nan]), TFRequest.DT_BOOL),
+        r"DT_BOOL takes bools.*arr > 0\.5",
+    ),
+    (
+        "float-list-as-bool",
+        lambda: TFRequest().add_feed("x", [2], DataType.DT_BOOL, [0.0, 1.0]),
+        r"DT_BOOL takes bools",
+    ),
     # integers out of range
     (
         "300-int8-list",

@@ -6,6 +6,17 @@ records are spread over its consumers (one per ``uid``) round robin, each holdin
 group that wants it has committed it, so with one group (the usual case) a commit deletes.
 A commit from a gid that never watched deletes at once: there is no group to wait for.
 
+A group lives while it has consumers: when the last one is gone (its grace period over) the
+group is forgotten, so a group made for one client (``AsyncInference`` names its sink group
+after its uid) does not keep every later record alive for ever. What it was given and did
+not commit stays *held* for it: such a record is deleted only once that gid commits it
+(the group watching again) or by a delete, ``get(auto_delete)`` or truncate, never by the
+other groups' commits; that is how a result left unclaimed stays in the sink for ``get``.
+Records it was never given wait for it no more: those the remaining groups all committed
+are deleted when it is forgotten. (Redis consumer groups persist until destroyed; no public
+source says what EAS does, and a group per client would make the sink grow without end if
+groups persisted.)
+
 A consumer whose connection drops keeps its pending records while the I/O layer's grace
 period runs: the same uid reconnecting gets them again at once; when the period ends they
 go back to the front of the group for anyone. ``pump()`` is the only place that assigns
@@ -288,8 +299,28 @@ class Consumers:
             self._release(group, consumer, record)
         if group.consumers.get(consumer.uid) is consumer:
             del group.consumers[consumer.uid]
+        if not group.consumers:
+            self._forget(group)
         self.pump()
         return True
+
+    def _forget(self, group: Group) -> None:
+        """The group's last consumer is gone: records it was given and did not commit stay
+        held for it; those that waited only for it are deleted."""
+        if self.groups.get(group.gid) is not group:
+            return
+        del self.groups[group.gid]
+        gid = group.gid
+        done: list[int] = []
+        for record in self.stream:
+            if gid in record.acked:
+                continue
+            if record.deliveries.get(gid):
+                record.held.add(gid)
+            elif record.acked and self._finished(record):
+                done.append(record.index)
+        if done:
+            self.removed(self.stream.remove(done))
 
     def _retag(self, group: Group, tags: Mapping[str, str]) -> None:
         group.tags = dict(tags)
@@ -345,7 +376,17 @@ class Consumers:
             if record is None:
                 continue
             if group is None:
-                done.append(record)
+                if gid not in record.held:
+                    done.append(record)  # no group to wait for
+                    continue
+                # a departed group committing what it was given (a late commit)
+                if gid not in record.acked:
+                    record.acked.add(gid)
+                    self.commits += 1
+                    if committer is not None:
+                        committer.committed += 1
+                if self._finished(record):
+                    done.append(record)
                 continue
             self._ack(group, record, committer)
             if self._finished(record):
@@ -370,6 +411,8 @@ class Consumers:
                 committer.committed += 1
 
     def _finished(self, record: Record) -> bool:
+        if not record.held <= record.acked:
+            return False
         return all(g.gid in record.acked or not g.wants(record) for g in self.groups.values())
 
     def negative(self, gid: str, indexes: Iterable[int], message: str) -> None:

@@ -31,7 +31,8 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import WSMsgType, web
 
-from aioeas.emulator.handler import apply_fault, authorized, decide
+from aioeas.emulator.auth import authorized
+from aioeas.emulator.handler import apply_fault, decide
 from aioeas.emulator.queue import frames
 from aioeas.emulator.queue.consumers import Consumer
 from aioeas.emulator.queue.params import (
@@ -280,6 +281,7 @@ async def _watch(request: web.Request, queue: Queue) -> web.StreamResponse:
     )
     conn = _Connection(queue, consumer, request)
     connections[consumer.id] = conn
+    queue.cutters[consumer.id] = conn.cut
     try:
         if is_ws:
             return await _watch_ws(request, ws, conn)
@@ -288,6 +290,8 @@ async def _watch(request: web.Request, queue: Queue) -> web.StreamResponse:
         conn.disconnect()
         if connections.get(consumer.id) is conn:
             del connections[consumer.id]
+        if queue.cutters.get(consumer.id) == conn.cut:
+            del queue.cutters[consumer.id]
 
 
 async def _watch_ws(

@@ -80,6 +80,8 @@ class Queue:
         self._event = asyncio.Event()
         self._listeners: list[Callable[[], None]] = []
         self._timers: set[asyncio.TimerHandle] = set()
+        #: How to abort each open watch connection, by consumer id (the I/O layer fills it).
+        self.cutters: dict[str, Callable[[], None]] = {}
 
     # -- change notification -----------------------------------------------------------
 
@@ -279,6 +281,21 @@ class Queue:
         self.consumers.pump()
         self.changed()
         return consumer
+
+    def cut_watchers(self, consumer_id: str | None = None) -> int:
+        """Abort open watch connections now, all of them or ``{gid}.{uid}``'s, as a server
+        restart or a network fault would, before or between pushes; how many were cut.
+        Their records go back as on any disconnect (kept for the uid during ``grace``)."""
+        ids = [consumer_id] if consumer_id is not None else list(self.cutters)
+        cut = 0
+        for cid in ids:
+            cutter = self.cutters.pop(cid, None)
+            if cutter is not None:
+                cutter()
+                cut += 1
+        if cut:
+            self.watch_faults.cuts += cut
+        return cut
 
     def leave(self, consumer: Consumer) -> None:
         """The consumer's connection is gone: hold its records for ``grace`` seconds."""

@@ -55,6 +55,9 @@ class Record:
     message: str = ""
     #: Groups that committed it (it is deleted once every group that wants it did).
     acked: set[str] = field(default_factory=set)
+    #: Departed groups that were given it and did not commit it: it stays for them (and
+    #: for ``get``) until they commit it or it is deleted.
+    held: set[str] = field(default_factory=set)
     deliveries: dict[str, int] = field(default_factory=dict)
 
     @property
