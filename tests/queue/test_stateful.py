@@ -10,10 +10,14 @@ Hypothesis drives a ``RuleBasedStateMachine`` through these steps, in any order:
 - ``take``: a consumer takes records out of its watcher's buffer (it then *holds* them);
 - ``commit`` (``watcher.commit``) and ``nack`` (``watcher.negative_ack``, which calls
   ``QueueClient.negative_ack``) of held records;
-- ``cut``: the emulator aborts a consumer's watch connection; the watcher reconnects by
-  itself and resumes;
+- ``cut``: the emulator aborts a consumer's watch connection (``Queue.cut_watchers``), at
+  rest or right after a put or a commit, with their pushes in flight; the watcher
+  reconnects by itself and resumes;
 - ``die``: a consumer closes its socket without committing what it holds and never comes
-  back; its records go back to its group.
+  back; its records go back to its group. Never the last consumer of a group: the
+  emulator forgets a group with its last consumer, and records put after that are not
+  kept for it (its ``consumers`` module says why), so "every group gets every record"
+  holds only for groups that stay.
 
 The queue keeps a departed consumer's records for ``GRACE`` seconds (an hour), so after a
 cut the same uid gets them back and no record is ever held by two consumers of one group
@@ -30,8 +34,8 @@ never hand out.
 After every step: no window exceeded, on the emulator's side
 (``consumer_stats(id).max_outstanding``) and on the client's (``stats.max_in_hand``); no
 record handed to a consumer after its group committed it, nor to two live consumers of one
-group at once. At the end (``teardown``), the run drains: every group gets a live consumer
-if it has none, and the consumers take and commit until quiescence. Then every record was
+group at once. At the end (``teardown``), the run drains: the consumers take and commit
+until quiescence (every group keeps a live consumer). Then every record was
 committed by every group exactly once (counted by the model, per group and index, and by
 the emulator: its commits and each consumer's ``committed``) and the queue is empty.
 
@@ -436,10 +440,9 @@ class QueueModel(RuleBasedStateMachine):
     # -- the end -------------------------------------------------------------------------
 
     async def drain(self) -> None:
-        """A live consumer in every group; take and commit everything, until quiescence."""
-        for gid in self.groups:
-            if not any(m.gid == gid for m in self.live.values()):
-                await self.start_member(gid, MAX_WINDOW)
+        """Every consumer takes and commits all it gets, until quiescence."""
+        for gid in self.groups:  # ``die`` spares the last consumer of a group
+            assert any(m.gid == gid for m in self.live.values()), f"group {gid} has no consumer"
         rounds = len(self.records) * len(self.groups) + 2
         for _ in range(rounds):
             await self.settle()
