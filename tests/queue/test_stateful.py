@@ -11,8 +11,9 @@ Hypothesis drives a ``RuleBasedStateMachine`` through these steps, in any order:
 - ``commit`` (``watcher.commit``) and ``nack`` (``watcher.negative_ack``, which calls
   ``QueueClient.negative_ack``) of held records;
 - ``cut``: the emulator aborts a consumer's watch connection (``Queue.cut_watchers``), at
-  rest or right after a put or a commit, with their pushes in flight; the watcher
-  reconnects by itself and resumes;
+  rest or right after a put or a commit, with their pushes in flight, or with the commit
+  held back until the reconnection has pushed the records again (so the watcher must drop
+  them as committed); the watcher reconnects by itself and resumes;
 - ``die``: a consumer closes its socket without committing what it holds and never comes
   back; its records go back to its group. Never the last consumer of a group: the
   emulator forgets a group with its last consumer, and records put after that are not
@@ -140,6 +141,8 @@ class QueueModel(RuleBasedStateMachine):
         self.serial = itertools.count()
         self.figures = Figures()
         self.log: list[str] = []
+        #: (gid, index) of the records a consumer of that group gave back (``nack``).
+        self.given_back: set[tuple[str, int]] = set()
         #: A step raised: teardown then only cleans up (the step's error is the finding).
         self.failed = False
 
@@ -259,6 +262,8 @@ class QueueModel(RuleBasedStateMachine):
         assert index in self.records, f"{member.name} got record {index}, never put"
         data, _ = self.records[index]
         assert record.data == data, f"{member.name} got other data for record {index}"
+        if (member.gid, index) in self.given_back:  # again, with the reason it went back
+            assert record.message == "Shutdown: model", (index, record.message)
         done = self.committed[member.gid][index]
         assert done == 0, f"{member.name} got record {index}, which group {member.gid} committed"
         for other in self.live.values():
@@ -383,6 +388,7 @@ class QueueModel(RuleBasedStateMachine):
             index = held[which % len(held)]
             del member.held[index]
             self.say(f"{member.name} gives {index} back")
+            self.given_back.add((member.gid, index))
             await member.watcher.negative_ack(index, code="Shutdown", reason="model")
             self.figures.nacks += 1
             await self.settle()
@@ -396,10 +402,15 @@ class QueueModel(RuleBasedStateMachine):
         assert cut == 1, f"{member.name} had {cut} connections to cut, not 1"
         self.figures.cuts += 1
 
-    @rule(who=st.integers(0, MAX_LIVE - 1), after=st.sampled_from(["nothing", "a put", "a commit"]))
+    @rule(
+        who=st.integers(0, MAX_LIVE - 1),
+        after=st.sampled_from(["nothing", "a put", "a commit", "a commit held back"]),
+    )
     def cut(self, who: int, after: str) -> None:
         """Cut at rest, or right after a put or the member's commit of all it holds, with
-        their requests and the pushes they cause still in flight."""
+        their requests and the pushes they cause still in flight; or with that commit held
+        back until the reconnection has pushed those records again (the service had not
+        seen it), so the watcher must drop them as committed."""
 
         async def go() -> None:
             members = list(self.live.values())
@@ -409,10 +420,47 @@ class QueueModel(RuleBasedStateMachine):
                 await self.put_record(priority=False)
             elif after == "a commit" and member.held:
                 await self.commit_held(member, sorted(member.held), flush=False)
+            elif after == "a commit held back" and member.held:
+                await self.cut_before_the_commit_lands(member)
+                return
             self.cut_now(member)
             await self.settle()
 
         self.run(go())
+
+    async def cut_before_the_commit_lands(self, member: Member) -> None:
+        gate = asyncio.Event()
+        call = member.client._call
+
+        async def held_back(method: str, query: str, **options: Any) -> Any:
+            if method == "PUT":  # the commit (no give-back happens meanwhile)
+                await gate.wait()
+            return await call(method, query, **options)
+
+        consumer = self.emu_consumer(member)
+        assert consumer is not None
+        pushed_again = len(consumer.pending)  # all of them: the window has room for them
+        received = member.watcher.stats.received
+        member.client._call = held_back  # type: ignore[method-assign]
+        try:
+            await self.commit_held(member, sorted(member.held), flush=False)
+            self.cut_now(member)
+            await self.wait_for(
+                lambda: member.watcher.stats.received >= received + pushed_again,
+                f"{member.name} to get its {pushed_again} records again",
+            )
+        finally:
+            del member.client._call
+            gate.set()
+        await self.settle()
+
+    async def wait_for(self, predicate: Callable[[], bool], what: str) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + GUARD
+        while not predicate():
+            if loop.time() > deadline:
+                raise AssertionError(f"waited for {what} beyond the hang guard")
+            await asyncio.sleep(0)
 
     @precondition(lambda self: self.mortal())
     @rule(who=st.integers(0, MAX_LIVE - 1))
