@@ -308,3 +308,13 @@ def test_the_quickstart_shows_the_score_the_scorecard_gives() -> None:
     page = (DOCS / "quickstart.md").read_text(encoding="utf-8")
     (shown,) = re.findall(r"print\(resp\.text\)\s+# (.*)", page)
     assert shown == models.scorecard(b'[{"fea1": 1, "fea2": 2}]').decode()
+
+
+def test_the_cli_guide_starts_the_quickstarts_emulator() -> None:
+    """The command-line guide's examples run against the quickstart's emulator, so the
+    `aioeas emulator` command it shows is that one, option for option."""
+    import shlex
+
+    text = (DOCS / "guides" / "cli.md").read_text(encoding="utf-8").replace("\\\n", " ")
+    shown = [shlex.split(line) for line in text.splitlines() if line.startswith("aioeas emulator")]
+    assert shown == [["aioeas", "emulator", *quickstart_argv()]]
