@@ -1,4 +1,10 @@
-"""Every check CI runs, as nox sessions a person can run too: ``nox -s tests``."""
+"""Every check CI runs, as nox sessions a person can run too: ``nox -s tests``.
+
+``tests`` runs on every Python the package claims (``requires-python >= 3.10``), one session
+each: ``nox -s tests-3.10``, ... ``tests-3.13``. CI (.ci/run) runs the whole suite once on
+the README's Python and, without the long suites, on the oldest and the newest here
+(tests/test_readme.py checks that). The other sessions need one Python only.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +18,10 @@ nox.options.sessions = ["tests", "lint", "typecheck"]
 nox.options.reuse_existing_virtualenvs = True
 
 ROOT = pathlib.Path(__file__).parent
-PYTHON = ["3.11"]
+#: Every Python the package claims, oldest first: a tests session each.
+PYTHON = ["3.10", "3.11", "3.12", "3.13"]
+#: For lint, typecheck, docs and the rest: one is enough.
+ONE_PYTHON = "3.11"
 #: The generator the checked-in aioeas/_proto was made with (tests/unit checks for drift).
 GRPCIO_TOOLS = "grpcio-tools==1.85.1"
 
@@ -24,7 +33,7 @@ def tests(session: nox.Session) -> None:
     session.run("pytest", *session.posargs)
 
 
-@nox.session(python=PYTHON)
+@nox.session(python=ONE_PYTHON)
 def lint(session: nox.Session) -> None:
     """ruff (lint and format) and import-linter's layer contracts."""
     session.install("-e", ".[lint]")
@@ -33,14 +42,14 @@ def lint(session: nox.Session) -> None:
     session.run("lint-imports")
 
 
-@nox.session(python=PYTHON)
+@nox.session(python=ONE_PYTHON)
 def typecheck(session: nox.Session) -> None:
     """mypy strict on the package."""
     session.install("-e", ".[lint]")
     session.run("mypy")
 
 
-@nox.session(python=PYTHON)
+@nox.session(python=ONE_PYTHON)
 def proto(session: nox.Session) -> None:
     """Regenerate aioeas/_proto (modules and .pyi stubs) from proto/*.proto."""
     session.install(GRPCIO_TOOLS)
@@ -62,14 +71,14 @@ def proto(session: nox.Session) -> None:
             shutil.copy(f, out / f.name)
 
 
-@nox.session(python=PYTHON)
+@nox.session(python=ONE_PYTHON)
 def bench(session: nox.Session) -> None:
     """The benchmarks, aioeas against eas-prediction and numpy, printed as ratios."""
     session.install("-e", ".[test]")
     session.run("python", "benchmarks/bench_codecs.py", *session.posargs)
 
 
-@nox.session(python=PYTHON)
+@nox.session(python=ONE_PYTHON)
 def mutants(session: nox.Session) -> None:
     """Mutation testing (mutmut; not in CI, slow): do the tests fail when a property breaks?
 
@@ -99,7 +108,7 @@ def _drop_stale_copies() -> None:
             path.unlink()
 
 
-@nox.session(python=PYTHON)
+@nox.session(python=ONE_PYTHON)
 def docs(session: nox.Session) -> None:
     """Build the docs site in strict mode (broken links and references fail)."""
     session.install("-e", ".[docs]")

@@ -9,18 +9,27 @@
     ├── TransportError               the request may not have reached the service: retry
     │   ├── ConnectError             (also ConnectionError) refused, reset, DNS, TLS
     │   │   └── CertificateError     the server's certificate did not verify: not retried
-    │   └── RequestTimeoutError      (also TimeoutError, which is asyncio.TimeoutError)
+    │   └── RequestTimeoutError      (also EASTimeoutError) no complete answer in time
     ├── ServiceError                 the service answered with an error status and a body
     │   ├── AuthError                401 or 403: the token is missing or wrong
     │   └── RetryableServiceError    5xx: worth another try, maybe on another backend
     ├── DecodeError (ValueError)     the bytes that came back are not what was asked for
-    └── QueueError                   a queue-service call failed in a queue-specific way
+    ├── QueueError                   a queue-service call failed in a queue-specific way
+    └── EASTimeoutError              (also TimeoutError and asyncio.TimeoutError) any timeout
 
 Bad input raises before any I/O, so a ``UsageError`` never means a request was sent.
 Messages never contain the access token.
+
+Every timeout aioeas raises is an ``EASTimeoutError``: ``RequestTimeoutError``, the queue's
+``ResultTimeoutError``, and what a watcher's ``next(timeout=)`` raises when no record came.
+It is both ``TimeoutError`` and ``asyncio.TimeoutError`` on every Python: on 3.10 those are
+two unrelated classes (one since 3.11), and ``except asyncio.TimeoutError`` must still
+catch the library's timeouts there.
 """
 
 from __future__ import annotations
+
+import sys
 
 __all__ = [
     "AuthError",
@@ -28,6 +37,7 @@ __all__ = [
     "ConnectError",
     "DecodeError",
     "EASError",
+    "EASTimeoutError",
     "InvalidTensorError",
     "QueueError",
     "RequestTimeoutError",
@@ -97,8 +107,24 @@ class CertificateError(ConnectError):
     it (``ssl=ssl.create_default_context(cafile=...)``)."""
 
 
-class RequestTimeoutError(TransportError, TimeoutError):
-    """No complete answer within the timeout. ``TimeoutError`` is ``asyncio.TimeoutError``."""
+if sys.version_info >= (3, 11):
+
+    class EASTimeoutError(EASError, TimeoutError):
+        """Something did not happen in time: ``TimeoutError``, which is
+        ``asyncio.TimeoutError`` since Python 3.11."""
+
+else:  # Python 3.10
+    # A class of its own before 3.11, raised by asyncio.wait_for and aiohttp. Only the class
+    # is taken (asyncio.exceptions does no I/O): import-linter lets exactly this through.
+    from asyncio.exceptions import TimeoutError as _AsyncioTimeoutError
+
+    class EASTimeoutError(EASError, TimeoutError, _AsyncioTimeoutError):
+        """Something did not happen in time: ``TimeoutError`` and, a distinct class on
+        3.10, ``asyncio.TimeoutError``, so that either ``except`` catches it."""
+
+
+class RequestTimeoutError(TransportError, EASTimeoutError):
+    """No complete answer within the timeout."""
 
 
 class ServiceError(EASError):

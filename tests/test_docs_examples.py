@@ -8,7 +8,10 @@ the answers it got. The comparison with the official client is in
 
 The queue example's twins (``queue_stream``) run the same way through ``capture_queue.py``,
 which records what was put and what the watcher got, each against an emulator of its own
-that serves the manual's queue service and already holds a few records in its sink.
+whose sink of the manual's queue service already holds a few records.
+
+Every emulator here is the one the quickstart tells users to start
+(``tests/support/quickstart.py``), on a free port.
 """
 
 from __future__ import annotations
@@ -21,14 +24,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from aioeas.emulator import Emulator
+from tests.support.quickstart import quickstart_emulator, quickstart_token
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs" / "examples"
 CAPTURE = ROOT / "tests" / "interop" / "manual_examples" / "capture.py"
 QUEUE_CAPTURE = ROOT / "tests" / "interop" / "manual_examples" / "capture_queue.py"
 MARK = "EXAMPLE-RESULT "
-TOKEN = "docs-example-token"
+TOKEN = quickstart_token()
 LOOPS = 2
 
 #: Each example, the kind of answer it gets, and what it prints for each answer.
@@ -84,7 +87,7 @@ def _result(out: str) -> tuple[list[str], dict[str, Any]]:
 async def test_the_examples_run_and_both_styles_get_the_same_answers() -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("NAMESPACE", "POD_NAME")}
     gate = asyncio.Semaphore(max(2, os.cpu_count() or 1))
-    async with Emulator(token=TOKEN, backends=2) as emu:
+    async with await quickstart_emulator() as emu:
         env.update(EAS_ENDPOINT=emu.url, EAS_TOKEN=TOKEN, EAS_EXAMPLE_LOOPS=str(LOOPS))
         scripts = {
             (style, name): DOCS / f"{name}.py"
@@ -118,8 +121,7 @@ async def _queue_example(script: Path, service: str, gate: asyncio.Semaphore) ->
     """``script`` against an emulator of its own holding ``STALE`` records in the sink of
     ``service``; what it printed and recorded, checked."""
     env = {k: v for k, v in os.environ.items() if k not in ("NAMESPACE", "POD_NAME")}
-    async with Emulator(token=TOKEN, builtins=False) as emu:
-        emu.add_queue_service(service)
+    async with await quickstart_emulator() as emu:
         sink = emu.queue(f"{service}/sink")
         for i in range(STALE):
             sink.put(f"stale {i}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 import subprocess
 import sys
@@ -21,6 +22,37 @@ def test_ci_runs_the_readme_test_command() -> None:
     assert len(test_commands) == 1, commands
     ci = (ROOT / ".ci" / "run").read_text().splitlines()
     assert test_commands[0] in ci
+
+
+def _claimed_pythons() -> list[str]:
+    """noxfile.py's ``PYTHON``: the versions with a tests session, oldest first."""
+    tree = ast.parse((ROOT / "noxfile.py").read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and [getattr(t, "id", "") for t in node.targets] == [
+            "PYTHON"
+        ]:
+            value = ast.literal_eval(node.value)
+            assert isinstance(value, list)
+            return [str(v) for v in value]
+    raise AssertionError("noxfile.py has no PYTHON list")
+
+
+def test_ci_also_runs_the_oldest_and_newest_claimed_python() -> None:
+    """Every Python from ``requires-python`` to the newest has a nox tests session; CI runs
+    the oldest and the newest without the long suites (they run once, in the README's
+    command above), and installs nox itself: a fresh clone has nothing but Python."""
+    pythons = _claimed_pythons()
+    oldest, newest = pythons[0], pythons[-1]
+    minors = [int(v.split(".")[1]) for v in pythons]
+    assert minors == list(range(minors[0], minors[-1] + 1)), "a version is missing"
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert re.findall(r'^requires-python = "(.*)"$', pyproject, re.M) == [f">={oldest}"]
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert "set -euo pipefail" in ci
+    assert ".venv/bin/python -m pip install -q nox" in ci
+    assert f'.venv/bin/python -m nox -s tests-{oldest} tests-{newest} -- -m "not long"' in ci
+    readme_line = ci.index(next(c for c in _readme_commands() if "pytest" in c))
+    assert ci.index(".venv/bin/python -m pip install -q nox") > readme_line  # .venv made
 
 
 def test_readme_demo_command_runs_the_demo() -> None:

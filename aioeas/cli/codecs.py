@@ -1,9 +1,10 @@
 """``aioeas codecs``: the codecs at work, without a network.
 
 It builds each kind of request from numpy arrays, answers it with the server-side codecs
-(the ones the emulator uses), decodes the answer, and prints what crossed the wire and how
-long each step took: a quick check that a machine's numpy and protobuf do what aioeas
-expects, and a feel for what encoding costs.
+and the emulator's models (the scorecard and MNIST answers are computed from the request,
+as ``aioeas emulator`` would answer them), decodes the answer, and prints what crossed
+the wire and how long each step took: a quick check that a machine's numpy and protobuf
+do what aioeas expects, and a feel for what encoding costs.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from aioeas import (
     TFRequest,
     TorchRequest,
 )
+from aioeas.emulator import models
 from aioeas.requests import served
 
 __all__ = ["show_codecs"]
@@ -46,7 +48,7 @@ def show_codecs() -> int:
 
     # String / PMML: the manual's scorecard request
     req_s = StringRequest('[{"fea1": 1, "fea2": 2}]')
-    answer = StringResponse(b'[{"score": 0.731}]')
+    answer = StringResponse(models.scorecard(req_s.to_bytes()))
     print(f"string   {req_s!r} -> {len(req_s.to_bytes())} bytes; answer {answer.json()}")
 
     # TensorFlow: the MNIST example's input, [1, 784] float32
@@ -54,8 +56,7 @@ def show_codecs() -> int:
     req_tf = TFRequest("predict_images").add_feed("images", images).add_fetch("scores")
     body, enc_us = _timed(lambda: TFRequest("predict_images").add_feed("images", images).to_bytes())
     seen = served.decode_tf_request(body)
-    scores = (seen.inputs["images"] @ rng.random((784, 10), dtype=np.float32)).astype(np.float32)
-    reply = served.encode_tf_response({"scores": scores})
+    reply = served.encode_tf_response(models.mnist(dict(seen.inputs)))
     resp, dec_us = _timed(lambda: req_tf.parse_response(reply))
     print(
         f"tf       images {list(images.shape)} float32 -> {len(body):,} bytes in {enc_us:.1f} us; "

@@ -4,12 +4,17 @@ The first line is ``aioeas emulator listening on http://HOST:PORT`` (the real po
 with ``--port 0``), so a script can read where to connect; then one line per service and
 per queue service. ``--queue NAME=SERVICE`` adds a queue service whose worker runs the
 predict service SERVICE on each record (asynchronous inference); ``--queue NAME`` alone is
-a plain queue. ``--fault SERVICE=STATUS@RATE`` makes a service answer STATUS to about that
-share of its requests (seeded by ``--seed``), to try a client's retries.
+a plain queue; ``--root-queue NAME`` serves one also at ``/`` and ``/sink``.
+``--weights SERVICE=W,W,...`` and ``--ports SERVICE=P,P,...`` lay out a built-in
+service's backends. ``--fault SERVICE=STATUS@RATE`` makes a service answer STATUS to
+about that share of its requests (seeded by ``--seed``), to try a client's retries.
+The options, their parsing and the lines printed are ``python -m aioeas.emulator``'s
+(``aioeas.emulator.__main__``).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import re
 import sys
@@ -36,6 +41,18 @@ def _parse_queues(specs: tuple[str, ...]) -> list[QueueSpec]:
             out.append(parse_queue_spec(spec))
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--queue") from None
+    return out
+
+
+def _parse_layouts(specs: tuple[str, ...], what: str) -> list[tuple[str, list[int]]]:
+    from aioeas.emulator.specs import parse_layout_spec
+
+    out = []
+    for spec in specs:
+        try:
+            out.append(parse_layout_spec(spec, what))
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint=f"--{what}s") from None
     return out
 
 
@@ -76,6 +93,26 @@ def _parse_faults(specs: tuple[str, ...]) -> list[tuple[str, int, float]]:
     "mnist_async=mnist_saved_model_example:8. Repeatable.",
 )
 @click.option(
+    "--root-queue",
+    metavar="NAME",
+    default=None,
+    help="Serve queue service NAME also at / and /sink, as a deployed queue service is "
+    "addressed (a plain queue unless --queue gives it).",
+)
+@click.option(
+    "--weights",
+    multiple=True,
+    metavar="SERVICE=W,W,...",
+    help="One backend of built-in SERVICE per weight, with those discovery weights, e.g. "
+    "mnist_saved_model_example=1,2,3. Repeatable.",
+)
+@click.option(
+    "--ports",
+    multiple=True,
+    metavar="SERVICE=P,P,...",
+    help="The ports of built-in SERVICE's backends. Repeatable.",
+)
+@click.option(
     "--workers",
     type=click.IntRange(min=1),
     default=4,
@@ -96,38 +133,52 @@ def emulator(
     backends: int,
     seed: int,
     queues: tuple[str, ...],
+    root_queue: str | None,
+    weights: tuple[str, ...],
+    ports: tuple[str, ...],
     workers: int,
     faults: tuple[str, ...],
 ) -> None:
     """Run the EAS emulator (the manual's example services, discovery, queues) until
     Ctrl-C; print its URL first."""
-    from aioeas.emulator import Emulator, Fault
+    from aioeas.emulator import Fault
+    from aioeas.emulator.__main__ import _UsageError, build, describe
 
     queue_specs = _parse_queues(queues)
     fault_specs = _parse_faults(faults)
+    args = argparse.Namespace(
+        host=host,
+        port=port,
+        token=token,
+        backends=backends,
+        seed=seed,
+        queue=queue_specs,
+        root_queue=root_queue,
+        workers=workers,
+        weights=_parse_layouts(weights, "weight"),
+        ports=_parse_layouts(ports, "port"),
+    )
 
     async def serve(stop: asyncio.Event) -> None:
-        emu = Emulator(token=token, host=host, port=port, backends=backends, seed=seed)
-        for name, service, concurrency in queue_specs:
-            if service is not None and service not in emu.services:
-                raise click.BadParameter(
-                    f"no service {service!r}; there are {', '.join(sorted(emu.services))}",
-                    param_hint="--queue",
-                )
-            emu.add_queue_service(name, processor=service, concurrency=concurrency or workers)
+        try:
+            emu, all_queues = build(args)
+        except _UsageError as exc:
+            raise click.UsageError(str(exc)) from None
         for service, status, rate in fault_specs:
             if service not in emu.services:
                 raise click.BadParameter(f"no service {service!r}", param_hint="--fault")
             emu.service(service).faults.add(Fault.error(status, "injected fault"), rate=rate)
-        async with emu:
-            click.echo(f"aioeas emulator listening on {emu.url}")
-            for svc in emu.services.values():
-                ports = ", ".join(str(b.port) for b in svc.backends)
-                click.echo(f"  {svc.name} ({svc.kind}): backends on {ports}")
-            for name, service, concurrency in queue_specs:
-                worker = f", worker runs {service} x{concurrency or workers}" if service else ""
-                click.echo(f"  {name} (queue): {name} and {name}/sink{worker}")
+        try:
+            await emu.start()
+        except OSError as exc:
+            await emu.stop()
+            raise click.ClickException(exc.strerror or str(exc)) from None
+        try:
+            for line in describe(emu, all_queues, workers, root_queue):
+                click.echo(line)
             sys.stdout.flush()
             await stop.wait()
+        finally:
+            await emu.stop()
 
     run(serve)

@@ -20,7 +20,10 @@ class Call:
     """One request as the emulator received it (the body already decompressed).
 
     ``path`` is the part after ``/api/predict/{service}`` (``""`` or ``"/a/b"``);
-    ``query`` the query parameters (the last value of a repeated key wins).
+    ``query`` the query parameters (the last value of a repeated key wins). ``headers``
+    as received: case-insensitive, and a repeated header keeps every value in order
+    (``headers["Content-Type"]`` is the first; a predict call's are aiohttp's
+    ``CIMultiDictProxy``, whose ``getall`` gives them all).
     """
 
     service: str

@@ -26,21 +26,22 @@ from aioeas.errors import DecodeError
 
 __all__ = ["apply_fault", "authorized", "decompress", "serve_predict"]
 
-_DECODABLE = codings.decodable()
-
 log = logging.getLogger("aioeas.emulator")
 
 
 def decompress(body: bytes, encoding: str | None) -> bytes:
     """The body without its ``Content-Encoding``, with the emulator's own decoders
-    (``codings``: gzip, deflate/zlib, and snappy, lz4, zstd where cramjam is installed;
-    several are undone in reverse order). A body that does not decompress is a 400; an
-    unknown coding a 415."""
+    (``codings``: gzip, deflate/zlib, snappy, and lz4, zstd, br where cramjam is
+    installed; several are undone in reverse order). A body that does not decompress is
+    a 400; an unknown coding a 415, as is one this install cannot read (saying what to
+    install)."""
     if not encoding:
         return body
+    decodable = codings.decodable()
     for coding in (c.strip().lower() for c in encoding.split(",")):
-        if coding and coding not in _DECODABLE:
-            raise Reject(f"unsupported Content-Encoding {coding!r}", status=415)
+        if coding and coding not in decodable:
+            hint = codings.missing(coding)
+            raise Reject(hint or f"unsupported Content-Encoding {coding!r}", status=415)
     try:
         return codings.decompress(body, encoding)
     except DecodeError as exc:
@@ -119,7 +120,7 @@ async def serve_predict(
         method=request.method,
         path=request.match_info.get("tail", ""),
         query={k: v for k, v in request.query.items()},  # the last value of a key wins
-        headers=dict(request.headers),
+        headers=request.headers,
         body=body,
         number=number,
     )

@@ -4,6 +4,8 @@ The socket is bound synchronously, before the server starts, so the port is know
 once (port 0 picks a free one) and stays the same across stop and start: a stopped backend
 refuses connections on the very port that discovery keeps listing, as a crashed instance
 does. Connections that arrive between binding and serving wait in the listen backlog.
+Requests are read as EAS's gateway reads them (``parsing``: a repeated ``Content-Type``
+is accepted).
 """
 
 from __future__ import annotations
@@ -12,8 +14,11 @@ import asyncio
 import socket
 import ssl
 from collections.abc import Callable
+from typing import Any
 
 from aiohttp import web
+
+from aioeas.emulator.parsing import GatewayRequestHandler
 
 __all__ = ["Listener", "url_host"]
 
@@ -23,6 +28,12 @@ STOP_GRACE = 0.05
 
 #: Tensors are large: a [8, 3, 224, 224] float32 body is 4.8 MB, over aiohttp's 1 MiB.
 MAX_BODY = 1 << 30
+
+BACKLOG = 128
+
+#: What every connection handler is made with. Request bodies are decompressed by the
+#: emulator itself: the signature's Content-MD5 is over the bytes as sent.
+_HANDLER_ARGS: dict[str, Any] = {"access_log": None, "auto_decompress": False}
 
 
 def url_host(host: str) -> str:
@@ -41,8 +52,12 @@ def _bind(host: str, port: int) -> socket.socket:
         # Rebinding the port of a stopped backend must not wait for TIME_WAIT to expire.
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
-        sock.listen(128)
+        sock.listen(BACKLOG)
         sock.setblocking(False)
+    except OSError as exc:
+        sock.close()
+        # "[Errno 98] Address already in use" does not say which address.
+        raise OSError(exc.errno, f"cannot listen on {host}:{port}: {exc.strerror}") from None
     except BaseException:
         sock.close()
         raise
@@ -67,6 +82,7 @@ class Listener:
         self._make_app = make_app
         self._sock: socket.socket | None = None
         self._runner: web.AppRunner | None = None
+        self._server: asyncio.Server | None = None
         self._starting: asyncio.Task[None] | None = None
 
     @property
@@ -105,18 +121,20 @@ class Listener:
 
     async def _serve(self) -> None:
         assert self._sock is not None
-        runner = web.AppRunner(
-            self._make_app(),
-            access_log=None,
-            handle_signals=False,
-            shutdown_timeout=STOP_GRACE,
-            # Request bodies are decompressed by the emulator itself: the signature's
-            # Content-MD5 is over the bytes as sent.
-            auto_decompress=False,
-        )
+        runner = web.AppRunner(self._make_app(), handle_signals=False, shutdown_timeout=STOP_GRACE)
         await runner.setup()
+        server = runner.server
+        assert server is not None
+        loop = asyncio.get_running_loop()
         try:
-            await web.SockSite(runner, self._sock, ssl_context=self.ssl_context).start()
+            # Our own protocol factory (instead of a web.SockSite): connections are read
+            # by the gateway's parser (parsing.py), on this server only.
+            self._server = await loop.create_server(
+                lambda: GatewayRequestHandler(server, loop=loop, **_HANDLER_ARGS),
+                sock=self._sock,
+                ssl=self.ssl_context,
+                backlog=BACKLOG,
+            )
         except BaseException:
             await runner.cleanup()
             raise
@@ -132,6 +150,9 @@ class Listener:
                 self._starting = None
         runner, self._runner = self._runner, None
         sock, self._sock = self._sock, None
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()  # stop accepting; the runner's cleanup closes the connections
         if runner is not None:
             await runner.cleanup()
         if sock is not None:

@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from aioeas.codecs.dtypes import BLADE_KINDS, BladeDataType
+from aioeas.emulator import codings
 from aioeas.emulator.calls import Reject
 from aioeas.errors import DecodeError
 from aioeas.requests.served import (
@@ -125,18 +126,14 @@ def tf_handler(fn: TFProcessor, *, signature: str | None = None) -> BodyHandler:
 
 def _torch_request(body: bytes) -> TorchPredictRequest:
     """Decode, and failing that try snappy: ``TorchRequest(flag=True)`` compresses the body
-    without saying so in any header."""
+    without saying so in any header (every install reads snappy: ``codings``)."""
     try:
         return decode_torch_request(body)
     except DecodeError as exc:
         first = exc
     try:
-        import cramjam
-    except ImportError:  # pragma: no cover - depends on the environment
-        raise Reject(f"bad request body: {first}") from None
-    try:
-        plain = bytes(cramjam.snappy.decompress_raw(body))
-    except Exception:
+        plain = codings.decompress(body, "snappy")
+    except DecodeError:
         raise Reject(f"bad request body: {first}") from None
     return _decoded(decode_torch_request, plain)
 

@@ -20,6 +20,7 @@ import ssl
 import zlib
 from collections.abc import Mapping, Sequence
 from types import TracebackType
+from typing import Any
 
 from aiohttp import web
 
@@ -55,6 +56,31 @@ BUILTIN_SERVICES = (
 )
 
 
+def _layout(
+    backends: int, weights: Sequence[int] | None, ports: Sequence[int] | None
+) -> tuple[list[int], list[int]]:
+    """Each backend's weight and port: ``weights`` and ``ports`` (either alone says how
+    many backends; together they are as long as each other), else ``backends`` of weight
+    1 on free ports."""
+    if weights is not None and ports is not None and len(weights) != len(ports):
+        raise ValueError(f"{len(weights)} weights but {len(ports)} ports")
+    given = weights if weights is not None else ports
+    if given is not None and backends != 1 and len(given) != backends:
+        what = "weights" if weights is not None else "ports"
+        raise ValueError(f"{backends} backends but {len(given)} {what}")
+    n = backends if given is None else len(given)
+    out_weights = list(weights) if weights is not None else [1] * n
+    out_ports = list(ports) if ports is not None else [0] * n
+    if not out_weights or any(w < 0 for w in out_weights):
+        raise ValueError(f"a service has one backend or more, weights >= 0: {out_weights}")
+    if any(not 0 <= p <= 65535 for p in out_ports):
+        raise ValueError(f"a port is 0 (a free one) to 65535: {out_ports}")
+    nonzero = [p for p in out_ports if p]
+    if len(set(nonzero)) != len(nonzero):
+        raise ValueError(f"each backend has a port of its own: {out_ports}")
+    return out_weights, out_ports
+
+
 class Emulator:
     """A local EAS endpoint for tests, demos and benchmarks.
 
@@ -66,9 +92,12 @@ class Emulator:
     direct mode dials them). ``seed`` seeds every fault plan's RNG (each derives its own from
     it and its name), so rate-based faults repeat exactly from run to run.
 
-    Every ``add_*_service`` takes ``backends`` (how many servers, default 1) and
-    ``weights`` (their discovery weights, all 1 by default; given alone, one backend per
-    weight). Services can be added before or after ``start()``; a backend added while
+    Every ``add_*_service`` takes ``backends`` (how many servers, default 1),
+    ``weights`` (their discovery weights, all 1 by default) and ``ports`` (0, the
+    default, picks a free one); ``weights`` or ``ports`` given alone means one backend
+    per item. ``builtin_weights`` and ``builtin_ports`` do the same for the built-in
+    services, by name (e.g. ``{"mnist_saved_model_example": [1, 2, 3]}``; a name that is
+    not a built-in is a ``ValueError``). Services can be added before or after ``start()``; a backend added while
     running binds its port at once and starts serving within the next loop iterations
     (connections wait in the backlog meanwhile).
     """
@@ -83,6 +112,8 @@ class Emulator:
         backends: int = 1,
         seed: int = 0,
         ssl_context: ssl.SSLContext | None = None,
+        builtin_weights: Mapping[str, Sequence[int]] | None = None,
+        builtin_ports: Mapping[str, Sequence[int]] | None = None,
     ) -> None:
         self.token = token or None  # "" is no token: clients without one send it empty
         self.host = host
@@ -95,8 +126,14 @@ class Emulator:
         self.discovery = Discovery(self._services.get, self._seed_for("discovery"))
         self._started = False
         self._closed = False
+        weights, ports = dict(builtin_weights or {}), dict(builtin_ports or {})
+        unknown = sorted((set(weights) | set(ports)) - set(BUILTIN_SERVICES))
+        if unknown:
+            raise ValueError(
+                f"no built-in service {unknown[0]!r}; they are {', '.join(BUILTIN_SERVICES)}"
+            )
         if builtins:
-            self._install_builtins(backends)
+            self._install_builtins(backends, weights, ports)
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -174,6 +211,7 @@ class Emulator:
         *,
         backends: int = 1,
         weights: Sequence[int] | None = None,
+        ports: Sequence[int] | None = None,
     ) -> Service:
         """A string service: ``fn(body: bytes) -> bytes | str`` (sync or async).
 
@@ -182,7 +220,7 @@ class Emulator:
         The path after the service name, the query and the headers are in
         ``current_call()``; raise ``Reject(message, status)`` to answer an error.
         """
-        return self._add(name, "string", processors.raw_handler(fn), backends, weights)
+        return self._add(name, "string", processors.raw_handler(fn), backends, weights, ports)
 
     def add_tf_service(
         self,
@@ -192,6 +230,7 @@ class Emulator:
         signature: str | None = None,
         backends: int = 1,
         weights: Sequence[int] | None = None,
+        ports: Sequence[int] | None = None,
     ) -> Service:
         """A TensorFlow service: ``fn(inputs: dict[str, ndarray]) -> Mapping[str, array]``.
 
@@ -200,7 +239,7 @@ class Emulator:
         is accepted).
         """
         handler = processors.tf_handler(fn, signature=signature)
-        return self._add(name, "tf", handler, backends, weights)
+        return self._add(name, "tf", handler, backends, weights, ports)
 
     def add_torch_service(
         self,
@@ -210,6 +249,7 @@ class Emulator:
         map_fn: TorchMapProcessor | None = None,
         backends: int = 1,
         weights: Sequence[int] | None = None,
+        ports: Sequence[int] | None = None,
     ) -> Service:
         """A PyTorch service: ``fn(inputs: list[ndarray]) -> Sequence[array]``.
 
@@ -218,7 +258,7 @@ class Emulator:
         Snappy-compressed bodies (``TorchRequest(flag=True)``) are accepted.
         """
         handler = processors.torch_handler(fn, map_fn=map_fn)
-        return self._add(name, "torch", handler, backends, weights)
+        return self._add(name, "torch", handler, backends, weights, ports)
 
     def add_blade_service(
         self,
@@ -228,6 +268,7 @@ class Emulator:
         signature: str | None = None,
         backends: int = 1,
         weights: Sequence[int] | None = None,
+        ports: Sequence[int] | None = None,
     ) -> Service:
         """A Blade service: ``fn(inputs: dict[str, ndarray]) -> Mapping[str, array]``.
 
@@ -236,7 +277,7 @@ class Emulator:
         fetched them as; an output it did not fetch is left out, unless it fetched none.
         """
         handler = processors.blade_handler(fn, signature=signature)
-        return self._add(name, "blade", handler, backends, weights)
+        return self._add(name, "blade", handler, backends, weights, ports)
 
     def add_handler(
         self,
@@ -246,9 +287,10 @@ class Emulator:
         kind: str = "string",
         backends: int = 1,
         weights: Sequence[int] | None = None,
+        ports: Sequence[int] | None = None,
     ) -> Service:
         """A service from an async ``handler(body: bytes) -> bytes`` with no adapter at all."""
-        return self._add(name, kind, handler, backends, weights)
+        return self._add(name, kind, handler, backends, weights, ports)
 
     async def remove_service(self, name: str) -> None:
         """Stop the service's backends and forget it (later requests get 404)."""
@@ -337,19 +379,15 @@ class Emulator:
         handler: BodyHandler,
         backends: int,
         weights: Sequence[int] | None,
+        ports: Sequence[int] | None = None,
     ) -> Service:
         if not name or "/" in name:
             raise ValueError(f"a service name is non-empty and has no '/', got {name!r}")
         if name in self._services:
             raise ValueError(f"a service named {name!r} exists already")
-        if weights is None:
-            weights = [1] * backends
-        elif backends != 1 and len(weights) != backends:
-            raise ValueError(f"{backends} backends but {len(weights)} weights")
-        if not weights or any(w < 0 for w in weights):
-            raise ValueError(f"a service has one backend or more, weights >= 0: {list(weights)}")
+        weights, ports = _layout(backends, weights, ports)
         service = Service(name, kind, handler, self._seed_for(name))
-        service._add_backends(weights, self.host, self._serve, self._seed_for(name))
+        service._add_backends(weights, self.host, self._serve, self._seed_for(name), ports)
         self._services[name] = service
         if self.running:
             for backend in service.backends:
@@ -389,22 +427,41 @@ class Emulator:
             return web.Response(status=503, text=f"no backend of service {name!r} is running")
         return await self._serve(request, backend)
 
-    def _install_builtins(self, backends: int) -> None:
-        n = backends
-        self.add_service("scorecard_pmml_example", models.scorecard, backends=n)
+    def _install_builtins(
+        self,
+        backends: int,
+        weights: Mapping[str, Sequence[int]],
+        ports: Mapping[str, Sequence[int]],
+    ) -> None:
+        def at(name: str) -> dict[str, Any]:
+            """``add_*_service`` arguments of built-in ``name``: its layout, if given."""
+            given = name in weights or name in ports
+            return {
+                "backends": 1 if given else backends,
+                "weights": weights.get(name),
+                "ports": ports.get(name),
+            }
+
+        self.add_service("scorecard_pmml_example", models.scorecard, **at("scorecard_pmml_example"))
         self.add_tf_service(
-            "mnist_saved_model_example", models.mnist, signature=models.MNIST_SIGNATURE, backends=n
+            "mnist_saved_model_example",
+            models.mnist,
+            signature=models.MNIST_SIGNATURE,
+            **at("mnist_saved_model_example"),
         )
         self.add_torch_service(
-            "pytorch_gpu_wl", models.resnet, map_fn=models.resnet_named, backends=n
+            "pytorch_gpu_wl", models.resnet, map_fn=models.resnet_named, **at("pytorch_gpu_wl")
         )
         self.add_blade_service(
-            "nlp_model_example", models.nlp, signature=models.NLP_SIGNATURE, backends=n
+            "nlp_model_example",
+            models.nlp,
+            signature=models.NLP_SIGNATURE,
+            **at("nlp_model_example"),
         )
-        self.add_service("echo", lambda body: body, backends=n)
-        self.add_handler("echo_tf", processors.echo_tf, kind="tf", backends=n)
-        self.add_handler("echo_torch", processors.echo_torch, kind="torch", backends=n)
-        self.add_handler("echo_blade", processors.echo_blade, kind="blade", backends=n)
+        self.add_service("echo", lambda body: body, **at("echo"))
+        self.add_handler("echo_tf", processors.echo_tf, kind="tf", **at("echo_tf"))
+        self.add_handler("echo_torch", processors.echo_torch, kind="torch", **at("echo_torch"))
+        self.add_handler("echo_blade", processors.echo_blade, kind="blade", **at("echo_blade"))
 
     def __repr__(self) -> str:
         state = "running" if self.running else ("stopped" if self._closed else "new")

@@ -39,7 +39,14 @@ class Backend:
     """
 
     def __init__(
-        self, service: Service, index: int, weight: int, host: str, serve: Serve, seed: int
+        self,
+        service: Service,
+        index: int,
+        weight: int,
+        host: str,
+        serve: Serve,
+        seed: int,
+        port: int = 0,
     ) -> None:
         self.service = service
         self.index = index
@@ -50,7 +57,7 @@ class Backend:
         #: Requests that reached this backend, directly or through the gateway.
         self.requests = 0
         self._serve = serve
-        self._listener = Listener(host, 0, self._make_app)
+        self._listener = Listener(host, port, self._make_app)  # 0: a free port
         self._current = 0  # smooth weighted round robin state
 
     def _make_app(self) -> web.Application:
@@ -121,10 +128,16 @@ class Service:
         self.request_encoding: str | None = None
 
     def _add_backends(
-        self, weights: Sequence[int], host: str, serve: Serve, seed: int
+        self,
+        weights: Sequence[int],
+        host: str,
+        serve: Serve,
+        seed: int,
+        ports: Sequence[int] | None = None,
     ) -> list[Backend]:
-        for i, w in enumerate(weights):
-            self.backends.append(Backend(self, i, w, host, serve, seed + i + 1))
+        ports = ports if ports is not None else [0] * len(weights)
+        for i, (w, port) in enumerate(zip(weights, ports, strict=True)):
+            self.backends.append(Backend(self, i, w, host, serve, seed + i + 1, port))
         return self.backends
 
     def backend(self, index: int) -> Backend:

@@ -1,11 +1,12 @@
 """What both emulator command lines (``python -m aioeas.emulator`` and ``aioeas emulator``)
-accept for a queue service: ``NAME``, ``NAME=SERVICE`` or ``NAME=SERVICE:CONCURRENCY``."""
+accept: for a queue service ``NAME``, ``NAME=SERVICE`` or ``NAME=SERVICE:CONCURRENCY``;
+for a built-in service's backends ``NAME=N,N,...`` (their weights, or their ports)."""
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
-__all__ = ["QueueSpec", "parse_queue_spec"]
+__all__ = ["QueueSpec", "parse_layout_spec", "parse_queue_spec"]
 
 
 class QueueSpec(NamedTuple):
@@ -35,3 +36,16 @@ def parse_queue_spec(text: str) -> QueueSpec:
         if concurrency < 1:
             raise ValueError(f"CONCURRENCY is 1 or more, got {text!r}")
     return QueueSpec(name, service, concurrency)
+
+
+def parse_layout_spec(text: str, what: str) -> tuple[str, list[int]]:
+    """Parse one ``--weights`` or ``--ports`` value, ``NAME=N,N,...`` (``what`` names the
+    numbers in errors); ``ValueError`` says what is wrong with it."""
+    name, sep, rest = text.partition("=")
+    try:
+        numbers = [int(n) for n in rest.split(",")] if sep and rest else []
+    except ValueError:
+        numbers = []
+    if not name or not numbers:
+        raise ValueError(f"expected SERVICE={what.upper()},{what.upper()},..., got {text!r}")
+    return name, numbers

@@ -97,6 +97,17 @@ class Delivery:
         self.buffered.discard(index)
         return True
 
+    def give_back(self, index: int) -> bool:
+        """The consumer gave the record back undone (a negative ack): it is no longer in
+        hand, and the service may push it again, to this watcher or another. ``False`` if
+        it was not in hand."""
+        if index in self.committed:
+            return False
+        found = index in self.outstanding or index in self.buffered
+        self.outstanding.discard(index)
+        self.buffered.discard(index)
+        return found
+
     def acknowledged(self, indexes: Iterable[int]) -> None:
         """The service acknowledged these commits: remember them a while, then forget."""
         for index in indexes:

@@ -439,7 +439,10 @@ class QueueClient(AsyncResource):
         self, indexes: int | Iterable[int], code: str = "Shutdown", reason: str = ""
     ) -> str:
         """Give records back undone, with a ``code`` (CamelCase words or digits, at most 20
-        characters: ``Shutdown``, ``Timeout``, ``503``) and a free-text ``reason``."""
+        characters: ``Shutdown``, ``Timeout``, ``503``) and a free-text ``reason``.
+
+        For records a watcher pushed, call ``Watcher.negative_ack``: it does this and also
+        stops the watcher counting them in hand (else its window looks overrun)."""
         checked = proto.check_indexes(indexes)
         body = proto.negative_ack_body(code, reason)
         resp = await self._call(

@@ -4,7 +4,7 @@ QueueError
 ├── PutUncertainError       a put failed after the service may have stored the record
 ├── WatchLostError          a watcher could not reconnect within its ReconnectPolicy
 ├── FrameTooLargeError      a watched record was larger than the queue's payload limit
-└── ResultTimeoutError      (also TimeoutError) submit-and-await: no result in time
+└── ResultTimeoutError      (an EASTimeoutError) submit-and-await: no result in time
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING
 
-from aioeas.errors import EASError, QueueError, UsageError
+from aioeas.errors import EASError, EASTimeoutError, QueueError, UsageError
 
 if TYPE_CHECKING:
     from aioeas.queue.records import QueueRecord
@@ -79,7 +79,7 @@ class FrameTooLargeError(QueueError):
         )
 
 
-class ResultTimeoutError(QueueError, TimeoutError):
+class ResultTimeoutError(QueueError, EASTimeoutError):
     """Submit-and-await: the request was queued but its result did not come in time.
 
     The request is still queued or being served; ``index`` and ``request_id`` identify it.

@@ -52,6 +52,7 @@ from aioeas.errors import (
     AuthError,
     CertificateError,
     EASError,
+    EASTimeoutError,
     QueueError,
     ServiceError,
     UsageError,
@@ -124,6 +125,10 @@ class WatchHost(Protocol):
     async def _call(self, method: str, query: str) -> Any: ...
 
     async def attributes(self) -> dict[str, str]: ...
+
+    async def negative_ack(
+        self, indexes: int | Iterable[int], code: str = ..., reason: str = ...
+    ) -> str: ...
 
 
 class _EndedError(Exception):
@@ -235,6 +240,7 @@ class Watcher:
     Awaitable (``w = await queue.watch(...)`` opens it and returns it), an async context
     manager (opens, and closes on exit) and an async iterator of ``QueueRecord`` (opening
     it on first use). ``next(timeout=)`` takes one record; ``commit`` queues commits;
+    ``negative_ack`` gives records back undone;
     ``pending`` is how many records wait in the buffer, ``in_hand`` how many were received
     and not committed, ``commits_pending`` how many commits are not yet acknowledged.
     """
@@ -415,8 +421,9 @@ class Watcher:
     async def next(self, timeout: float | None = None) -> QueueRecord:
         """One record, waiting up to ``timeout`` seconds (``None``: for ever).
 
-        Raises ``TimeoutError`` when none came in time (the watcher goes on),
-        ``QueueError`` when the watcher is closed, or what stopped it (``error``).
+        Raises ``EASTimeoutError`` (``TimeoutError``, also ``asyncio.TimeoutError`` on 3.10)
+        when none came in time (the watcher goes on), ``QueueError`` when the watcher is
+        closed, or what stopped it (``error``).
         """
         try:
             if timeout is None or len(self._buffer):  # no timer when a record is there
@@ -424,6 +431,11 @@ class Watcher:
             return await asyncio.wait_for(self.__anext__(), timeout)
         except StopAsyncIteration:
             raise QueueError("the watcher is closed") from None
+        except asyncio.TimeoutError as exc:
+            if isinstance(exc, EASError) or timeout is None:  # not this wait's
+                raise
+            # asyncio.wait_for's own is not a TimeoutError on 3.10
+            raise EASTimeoutError(f"no record within {timeout:g} s") from None
 
     async def run(self) -> AsyncIterator[QueueRecord]:
         """The official client's form: ``async for record in watcher.run(): ...``."""
@@ -461,6 +473,38 @@ class Watcher:
         if len(self._batcher):
             self._idle.clear()
             self._commit_wake.set()
+
+    async def negative_ack(
+        self,
+        records: QueueRecord | int | Iterable[QueueRecord | int],
+        code: str = "Shutdown",
+        reason: str = "",
+    ) -> str:
+        """Give records back undone: the service hands them out again, to this watcher or
+        another consumer of the group (``QueueClient.negative_ack``, ``code`` and
+        ``reason`` as there). Use this one for records a watcher gave you: it also stops
+        counting them in hand and drops their copies waiting in the buffer, so the window
+        it reports holds, and a record pushed anew after the give-back is not mistaken for
+        a copy. If the request fails, the records count as in hand again."""
+        if self._state is _State.CLOSED:
+            raise UsageError("this watcher is closed; use QueueClient.negative_ack()")
+        items: Iterable[QueueRecord | int]
+        items = [records] if isinstance(records, (QueueRecord, int)) else records
+        indexes = [
+            proto.check_index(r.index if isinstance(r, QueueRecord) else r, minimum=1)
+            for r in items
+        ]
+        # forgotten before the request: the service may push them again before it answers
+        given = [i for i in indexes if self._delivery.give_back(i)]
+        for index in given:
+            self._discard_copies(index)
+        try:
+            return await self._client.negative_ack(indexes, code, reason)
+        except BaseException:
+            for index in given:
+                if index not in self._delivery.buffered:
+                    self._delivery.outstanding.add(index)
+            raise
 
     def _discard_copies(self, index: int) -> int:
         """Drop the copies of record ``index`` still waiting in the buffer."""

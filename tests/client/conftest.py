@@ -104,9 +104,13 @@ class FakeDiscovery:
     mode: str = "ok"  # ok | bad_json | empty | error | new_path_404
     hits: list[str] = field(default_factory=list)
     server: TestServer | None = None
+    #: Answer an empty list to this many requests first, whatever the mode.
+    empty_first: int = 0
 
     async def handle(self, request: web.Request) -> web.Response:
         self.hits.append(request.path_qs)
+        if len(self.hits) <= self.empty_first:
+            return web.Response(text=json.dumps({"endpoints": {"items": []}}))
         if self.mode == "error":
             return web.Response(status=500, text="boom")
         if self.mode == "bad_json":

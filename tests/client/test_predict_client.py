@@ -26,6 +26,7 @@ from aioeas import (
 )
 from aioeas.client.compression import compress
 from tests.client.conftest import TOKEN, ServiceFactory
+from tests.support.tasks import runs_module_of
 
 FAST = RetryPolicy(backoff_base=0.0)
 
@@ -161,7 +162,9 @@ async def test_the_retry_deadline_bounds_the_whole_call(make_service: ServiceFac
     async with PredictClient(svc.url, "s", timeout=0.1, retry=policy) as client:
         with pytest.raises(RequestTimeoutError):
             await client.predict_bytes(b"x", path="slow")
-    assert 2 <= len(svc.seen) <= 4
+    # Each try lasts its 0.1 s timeout: at most three fit in 0.3 s, a fourth at the edge (a
+    # slower machine only makes fewer, so no lower bound but one); 100 without the deadline.
+    assert 1 <= len(svc.seen) <= 4
 
 
 async def test_a_refused_connection_is_a_connect_error(make_service: ServiceFactory) -> None:
@@ -235,14 +238,12 @@ async def test_cancelling_a_predict_releases_its_connection(make_service: Servic
     async with session, PredictClient(svc.url, "s", session=session, timeout=2.0) as client:
         call = asyncio.create_task(client.predict_bytes(b"x", path="slow"))
         await svc.arrived.wait()
+        assert runs_module_of(call, "aioeas")  # the check below can see a task of ours
         call.cancel()
         with pytest.raises(asyncio.CancelledError):
             await call
-        leaked = [
-            t
-            for t in asyncio.all_tasks()
-            if "aioeas" in t.get_coro().cr_code.co_filename  # type: ignore[union-attr]
-        ]
+        # by the module a task's coroutine comes from, not by its file's path
+        leaked = [t for t in asyncio.all_tasks() if runs_module_of(t, "aioeas")]
         assert leaked == []
         # with a pool of one, this only works if the cancelled call gave its connection back
         assert await client.predict_bytes(b"y") == b"b:y"

@@ -101,16 +101,20 @@ async def test_queue_services_from_the_command_line(http: aiohttp.ClientSession)
         out, err = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == 0, err.decode()
     assert "  plain (queue): /api/predict/plain[/sink]\n" in out.decode()
-    assert "  async_echo (queue): /api/predict/async_echo[/sink], worker: echo x4\n" in out.decode()
-    assert "  default_workers (queue): /api/predict/default_workers[/sink], worker: echo x3\n" in (
-        out.decode()
+    assert (
+        "  async_echo (queue): /api/predict/async_echo[/sink], worker runs echo x4\n"
+        in out.decode()
+    )
+    assert (
+        "  default_workers (queue): /api/predict/default_workers[/sink], worker runs echo x3\n"
+        in (out.decode())
     )
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--queue", "q=no_such_service"], "no predict service 'no_such_service'"),
+        (["--queue", "q=no_such_service"], "no service 'no_such_service'"),
         (["--queue", "echo"], "exists already"),
         (["--queue", "q", "--queue", "q"], "given once"),
         (["--queue", "q=echo:0"], "CONCURRENCY is 1 or more"),

@@ -3,6 +3,8 @@ requests or at a seeded rate, per service and per backend."""
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
 import pytest
 
@@ -53,7 +55,8 @@ async def test_latency_delays_then_answers(emu: Emulator, http: aiohttp.ClientSe
 
 async def test_latency_drives_a_client_timeout(emu: Emulator, http: aiohttp.ClientSession) -> None:
     emu.service("echo").faults.add(Fault.latency(30), times=1)
-    with pytest.raises(TimeoutError):
+    # aiohttp's timeout is asyncio.TimeoutError: not a TimeoutError on 3.10
+    with pytest.raises(asyncio.TimeoutError):
         async with http.post(
             f"{emu.url}/api/predict/echo", data=b"x", timeout=aiohttp.ClientTimeout(total=0.05)
         ) as resp:

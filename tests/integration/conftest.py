@@ -26,6 +26,7 @@ from aioeas import (
 )
 from aioeas.emulator import Emulator
 from aioeas.testing import EmulatorFactory
+from tests.support.tasks import runs_module_of, task_module
 
 TOKEN = "tok-S3cr3t+never/shown=="
 
@@ -33,8 +34,9 @@ TOKEN = "tok-S3cr3t+never/shown=="
 FAST = RetryPolicy(backoff_base=0.0)
 #: One try only.
 ONCE = RetryPolicy(max_attempts=1)
-#: Discovery driven by the tests: the first poll at once, the next only when asked.
-MANUAL_DISCOVERY = DiscoveryConfig(interval=60.0, startup_timeout=5.0, rest_period=60.0)
+#: Discovery driven by the tests: the first poll at once, the next only when asked; the
+#: wait for the first list is a hang guard, generous for a busy machine.
+MANUAL_DISCOVERY = DiscoveryConfig(interval=60.0, startup_timeout=60.0, rest_period=60.0)
 
 
 @dataclass
@@ -77,13 +79,12 @@ def other_tasks() -> set[asyncio.Task[Any]]:
     for task in asyncio.all_tasks():
         if task is current or task.done():
             continue
-        coro = task.get_coro()
-        qualname = getattr(coro, "__qualname__", "")
-        module = getattr(getattr(coro, "cr_code", None), "co_filename", "")
+        qualname = getattr(task.get_coro(), "__qualname__", "")
+        # by module identity, not file path: a checkout may lie under a directory "aioeas"
         if (
             qualname.startswith("RequestHandler.")
-            or "aiohttp/web_" in module
-            or "aioeas/emulator/" in module
+            or task_module(task).startswith("aiohttp.web_")
+            or runs_module_of(task, "aioeas.emulator")
         ):
             continue
         found.add(task)

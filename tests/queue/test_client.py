@@ -250,9 +250,10 @@ async def test_put_is_retried_when_the_connection_never_opened() -> None:
 
 
 async def test_put_timeout_is_uncertain(emu: Emulator, make_client: MakeClient) -> None:
-    q = make_client(timeout=0.2)
-    await q.init()
-    emu.queue("svc").faults.add(Fault.latency(2.0), times=1)
+    q = make_client()
+    await q.init()  # under the default timeout: a healthy call never races 0.2 s
+    q.set_timeout(200)
+    emu.queue("svc").faults.add(Fault.latency(3600.0), times=1)  # never answers
     with pytest.raises(PutUncertainError) as info:
         await q.put(b"slow")
     assert isinstance(info.value.cause, TimeoutError)

@@ -8,17 +8,17 @@ it expects with random members) damaged by flips, truncations and insertions, an
 hand-made hostile ones: nesting 100,000 deep, ``Infinity``/``NaN`` where a number goes,
 numbers of 5,000 digits, ``1e999999``, lone surrogates, bodies that are not UTF-8, UTF-16
 with a BOM. Each call returns a well-formed result or raises ``aioeas.DecodeError``, within
-``MEMORY_PER_BYTE * len + MEMORY_BASE`` bytes of tracemalloc peak and a CPU budget.
-Hypothesis runs derandomized, without a database.
+``MEMORY_PER_BYTE * len + MEMORY_BASE`` bytes of tracemalloc peak and ``WORK_PER_BYTE * len
++ WORK_BASE`` lines run and calls made (a count, the same on any machine, where a CPU-time
+budget would fail on a busy one). Hypothesis runs derandomized, without a database and
+without a deadline (the profile in tests/conftest.py).
 """
 
 from __future__ import annotations
 
 import json
-import time
 import tracemalloc
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -36,19 +36,22 @@ from aioeas.queue.protocol import (
     parse_search,
 )
 from aioeas.requests import StringResponse
+from tests.reliability.conftest import WorkCounter
+from tests.reliability.conftest import warm as _warm
 
 pytestmark = pytest.mark.long
 
 #: A JSON value costs more than its text (a list is 56 bytes for ``[]``; a dict more).
 MEMORY_PER_BYTE = 100
 MEMORY_BASE = 256 * 1024
-CPU_BUDGET = 1.0
+#: Lines run and calls made (``WorkCounter``): per input byte, and for any input.
+WORK_PER_BYTE = 48
+WORK_BASE = 300
 
 FUZZ = settings(
     max_examples=150,
     derandomize=True,
     database=None,
-    deadline=timedelta(seconds=2),
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 
@@ -96,21 +99,24 @@ DECODERS: dict[str, Callable[[bytes], None]] = {
 def decode_measured(name: str, data: bytes) -> str:
     """``"ok"`` or ``"DecodeError"``; any other exception propagates; bounds asserted."""
     outcome = "ok"
+    work = WorkCounter()
+    _warm(DECODERS[name], data)
     tracemalloc.start()
     try:
-        cpu = time.process_time()
-        try:
-            DECODERS[name](data)
-        except DecodeError:
-            outcome = "DecodeError"
-        cpu = time.process_time() - cpu
+        with work.counting():
+            try:
+                DECODERS[name](data)
+            except DecodeError:
+                outcome = "DecodeError"
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
     assert peak <= MEMORY_PER_BYTE * len(data) + MEMORY_BASE, (
         f"{name} allocated {peak} bytes at peak for {len(data)} bytes"
     )
-    assert cpu <= CPU_BUDGET, f"{name} took {cpu:.2f} s of CPU on {len(data)} bytes"
+    assert work.events <= WORK_PER_BYTE * len(data) + WORK_BASE, (
+        f"{name} ran {work.events} lines and calls on {len(data)} bytes"
+    )
     return outcome
 
 

@@ -30,6 +30,7 @@ from aioeas.client.transport import AiohttpTransport
 from aioeas.emulator import Emulator
 from aioeas.queue import QueueClient
 from tests.reliability.conftest import live_tasks, open_sockets
+from tests.support.tasks import task_module
 
 SEED = 1234
 #: Allowed tracemalloc growth over the second half of a run: a leak of a few hundred bytes
@@ -232,9 +233,9 @@ async def test_watchers_opened_and_closed_leave_no_socket_task_or_memory() -> No
 
 
 def _is_server(task: asyncio.Task[object]) -> bool:
-    """A task of aiohttp's server side (one per open connection, and its request)."""
-    code = getattr(task.get_coro(), "cr_code", None)
-    return "aiohttp/web_" in getattr(code, "co_filename", "")
+    """A task of aiohttp's server side (one per open connection, and its request), told by
+    its coroutine's module, not its file's path."""
+    return task_module(task).startswith("aiohttp.web_")
 
 
 def _server_tasks() -> set[asyncio.Task[object]]:

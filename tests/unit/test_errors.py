@@ -36,7 +36,8 @@ from aioeas import (
     UnknownOutputError,
     UsageError,
 )
-from aioeas.errors import QUOTE_BYTES, quote_bytes
+from aioeas.errors import QUOTE_BYTES, EASTimeoutError, quote_bytes
+from aioeas.queue.errors import ResultTimeoutError
 from aioeas.requests import served
 from tests.unit import PROPERTY, fixed32, fixed64, key, ld, packed_varints, varint, vi
 
@@ -51,7 +52,9 @@ from tests.unit import PROPERTY, fixed32, fixed64, key, ld, packed_varints, vari
         (UnknownOutputError, (UsageError, KeyError, LookupError, ValueError, EASError)),
         (TransportError, (EASError,)),
         (ConnectError, (TransportError, ConnectionError, OSError)),
-        (RequestTimeoutError, (TransportError, TimeoutError, asyncio.TimeoutError)),
+        (RequestTimeoutError, (TransportError, EASTimeoutError)),
+        (EASTimeoutError, (EASError, TimeoutError, asyncio.TimeoutError)),
+        (ResultTimeoutError, (QueueError, EASTimeoutError)),
         (ServiceError, (EASError,)),
         (AuthError, (ServiceError,)),
         (RetryableServiceError, (ServiceError,)),
@@ -74,6 +77,8 @@ def test_hierarchy(cls: type, bases: tuple[type, ...]) -> None:
         (QueueError, ServiceError),
         (AuthError, RetryableServiceError),
         (UsageError, TransportError),
+        (EASTimeoutError, TransportError),
+        (EASTimeoutError, QueueError),
     ],
 )
 def test_branches_are_apart(cls: type, not_a: type) -> None:
@@ -83,14 +88,34 @@ def test_branches_are_apart(cls: type, not_a: type) -> None:
 def test_instances_are_caught_by_builtin_handlers() -> None:
     with pytest.raises(ValueError, match="bad"):
         raise InvalidTensorError("bad")
-    with pytest.raises(TimeoutError):
-        raise RequestTimeoutError("slow")
-    with pytest.raises(asyncio.TimeoutError):
-        raise RequestTimeoutError("slow")
     with pytest.raises(ConnectionError):
         raise ConnectError("refused")
     with pytest.raises(KeyError):
         raise UnknownOutputError("x", ["a"])
+
+
+TIMEOUTS = [
+    RequestTimeoutError("slow"),
+    ResultTimeoutError(3, "r-3", 0.5),
+    EASTimeoutError("no record within 0.5 s"),  # what Watcher.next(timeout=) raises
+]
+
+
+@pytest.mark.parametrize("exc", TIMEOUTS, ids=lambda e: type(e).__name__)
+def test_every_timeout_is_caught_by_both_timeout_handlers(exc: Exception) -> None:
+    """On 3.10 ``asyncio.TimeoutError`` and ``TimeoutError`` are unrelated classes (one
+    since 3.11): each ``except`` must catch the library's timeouts on every Python."""
+    caught = []
+    try:
+        raise exc
+    except asyncio.TimeoutError as e:
+        caught.append(e)
+    try:
+        raise exc
+    except TimeoutError as e:
+        caught.append(e)
+    assert caught == [exc, exc]
+    assert isinstance(exc, EASTimeoutError)
 
 
 def test_service_error_carries_status_body_and_url() -> None:

@@ -103,12 +103,13 @@ def test_version() -> None:
     assert aioeas.__version__.count(".") >= 2
 
 
-def _imported_network_modules(code: str) -> list[str]:
-    """Run ``code`` in a fresh interpreter; the aiohttp and asyncio modules it loaded."""
+def _imported_network_modules(code: str, *, core: bool = True) -> list[str]:
+    """Run ``code`` in a fresh interpreter; the aiohttp and asyncio modules it loaded
+    (``core``: check that it imported aioeas.codecs)."""
     probe = (
         f"{code}\n"
         "import sys\n"
-        "assert 'aioeas.codecs' in sys.modules, 'the core was not imported'\n"
+        f"assert {not core} or 'aioeas.codecs' in sys.modules, 'the core was not imported'\n"
         "print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in ('aiohttp', 'asyncio'))))\n"
     )
     result = subprocess.run(
@@ -140,7 +141,13 @@ def test_the_sans_io_modules_do_not_import_the_network_stack() -> None:
         "import aioeas.errors, aioeas.codecs, aioeas.requests, aioeas.requests.served\n"
         "import aioeas.blade_tf_request, aioeas.client.auth\n"
     )
-    assert _imported_network_modules(code) == []
+    # On 3.10 only, aioeas.errors takes asyncio.exceptions.TimeoutError as a base class (the
+    # one exception import-linter allows), and importing it loads the asyncio package: there
+    # nothing beyond what that import loads may come in.
+    allowed = []
+    if sys.version_info < (3, 11):
+        allowed = _imported_network_modules("import asyncio.exceptions", core=False)
+    assert [m for m in _imported_network_modules(code) if m not in allowed] == []
 
 
 @pytest.mark.parametrize("statement", ["import aioeas.codecs", "import aioeas.requests"])
