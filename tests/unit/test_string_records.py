@@ -43,7 +43,7 @@ def test_numpy_values_and_dates_in_plain_records() -> None:
             "b": np.bool_(True),
             "d": datetime.date(2024, 1, 2),
             "t": np.datetime64("2024-01-02T03:04:05"),
-            "nat": np.datetime64("NaT"),
+            "nat": np.datetime64("NaT", "s"),
             "raw": b"text",
             "nested": {"xs": [np.int32(1), float("nan")]},
         }
