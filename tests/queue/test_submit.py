@@ -371,3 +371,92 @@ async def test_a_claim_that_times_out_says_which_request_and_how_long_and_can_re
         error = caught.value
         assert (error.index, error.request_id, error.timeout) == (0, "nobody", 0.01)
         assert inference._late == {"nobody": 0}
+
+
+async def test_a_released_result_is_probed_in_the_sink_by_its_id_without_deleting_it(
+    emu: Emulator,
+) -> None:
+    """A late result released from memory is fetched by its own id, not by position: with
+    ``a`` still first in the sink, claiming ``b`` must give ``b``. The probe reads without
+    deleting (``auto_delete=False``: the claim commits it through the watcher, so a lost
+    answer loses nothing) and does not wait (``timeout=0``: the claimer is registered, a
+    result pushed meanwhile comes to it)."""
+    held = _Held()
+    service = emu.add_queue_service("probe", processor=held, concurrency=3, grace=0.0)
+    async with _inference(emu, "probe", window=4, max_unclaimed=1) as inference:
+        late = [await _late(inference, held, body) for body in (b"a", b"b", b"c")]
+        for n, body in enumerate((b"a", b"b", b"c")):
+            held.release(body)
+            await _eventually(lambda n=n: inference.released == n)  # type: ignore[misc]
+            await _until_held(inference, 1)
+        await _eventually(lambda: inference.released == 2)  # a and b left memory
+        probes: list[dict[str, object]] = []
+        real_get = inference.sink.get
+
+        async def spy(*args: object, **kwargs: object) -> object:
+            assert args == ()
+            probes.append(kwargs)
+            return await real_get(**kwargs)  # type: ignore[arg-type]
+
+        inference.sink.get = spy  # type: ignore[method-assign]
+        assert (await late[1].result(timeout=30)).data == b"done:b"
+        assert probes == [{"request_id": late[1].request_id, "timeout": 0, "auto_delete": False}]
+        assert [r.data for r in service.sink.records] == [b"done:a", b"done:b", b"done:c"]
+        assert inference._watcher is not None
+        await inference._watcher.flush()  # the claim's commit, not the probe, removes it
+        assert [r.data for r in service.sink.records] == [b"done:a", b"done:c"]
+        assert inference._late == {}
+
+
+async def test_claimed_results_leave_no_request_id_behind(emu: Emulator) -> None:
+    """Only a claim that ended without its result remembers the id (to hold the result
+    when it comes); a submit answered in time, or a late claim answered, leaves nothing,
+    so that memory does not grow with the requests made."""
+    held = _Held()
+    emu.add_queue_service("forget", processor=held, grace=0.0)
+    async with _inference(emu, "forget") as inference:
+        assert (await inference.submit(b"quick", timeout=30)).data == b"done:quick"
+        assert inference._late == {}
+        error = await _late(inference, held, b"slow")
+        assert inference._late == {error.request_id: error.index}
+        claim = asyncio.ensure_future(inference.result(error.request_id, timeout=30))
+        await _eventually(lambda: inference.in_flight > 0)  # the claim is registered
+        assert inference._late == {}  # the claimer takes the id over
+        with pytest.raises(UsageError) as twice:
+            await inference.result(error.request_id, timeout=30)
+        assert str(twice.value) == (
+            f"the result of request {error.request_id!r} is being awaited already"
+        )
+        held.release(b"slow")
+        assert (await claim).data == b"done:slow"
+        assert inference._late == {}
+        assert (inference.in_flight, inference.unclaimed) == (0, 0)
+
+
+async def test_a_result_that_came_before_its_put_answered_can_be_claimed_by_result(
+    emu: Emulator,
+) -> None:
+    """A result whose put has not answered yet is held (it may be that put's); claiming it
+    by id through ``result()`` hands it over from there, commits it, and holds it no more.
+    (Its submit then finds nothing left to claim and times out.)"""
+    service = emu.add_queue_service("early", processor=lambda body: body)
+    inference = _inference(emu, "early")
+    await inference.start()
+    real_put = inference.inputs.put
+    claimed: list[QueueRecord] = []
+
+    async def put_then_claim(*args: object, **kwargs: object) -> tuple[int, str]:
+        index, request_id = await real_put(*args, **kwargs)  # type: ignore[arg-type]
+        await _eventually(lambda: inference.unclaimed > 0)  # the result is in first
+        claimed.append(await inference.result(request_id, timeout=30))
+        assert (inference.unclaimed, inference.in_flight) == (0, 0)
+        return index, request_id
+
+    inference.inputs.put = put_then_claim  # type: ignore[method-assign]
+    with pytest.raises(ResultTimeoutError):
+        await inference.submit(b"early", timeout=0.001)
+    assert [r.data for r in claimed] == [b"early"]
+    assert inference._watcher is not None
+    await inference._watcher.flush()
+    assert len(service.sink) == 0  # committed by the claim
+    await inference.close()
