@@ -7,8 +7,12 @@ the emulator's ``wait_until`` and on the watcher's own records."""
 from __future__ import annotations
 
 import asyncio
+import logging
+
+import pytest
 
 from aioeas.emulator import Emulator
+from aioeas.errors import AuthError, QueueError
 from aioeas.queue import QueueRecord, Watcher
 from tests.queue.conftest import MakeClient
 
@@ -206,3 +210,57 @@ async def test_a_copy_pushed_again_is_dropped_when_the_first_is_committed(
         assert watcher.stats.duplicates == 1
     finally:
         await watcher.close()
+
+
+async def test_minus_one_left_unpinned_when_the_queue_does_not_say_its_last_index(
+    emu: Emulator, make_client: MakeClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """When the queue's attributes lack ``stream.lastEntry`` (or hold no number, or cannot
+    be read), the watcher still starts at -1 and says, naming the queue and the cause, that
+    a reconnection may miss what is put meanwhile. A refused token is not such a case: it
+    fails the watch."""
+    queue = emu.queue("svc")
+    producer = make_client()
+    await producer.put(b"old")
+    causes: list[tuple[dict[str, str] | Exception, str]] = [
+        ({}, "KeyError('stream.lastEntry')"),
+        (
+            {"stream.lastEntry": "many"},
+            "ValueError(\"invalid literal for int() with base 10: 'many'\")",
+        ),
+        (QueueError("no attributes"), "QueueError('no attributes')"),
+    ]
+    for n, (answer, cause) in enumerate(causes):
+        client = make_client(uid=f"c{n}", gid=f"g{n}")
+
+        async def attributes(answer: dict[str, str] | Exception = answer) -> dict[str, str]:
+            if isinstance(answer, Exception):
+                raise answer
+            return answer
+
+        client.attributes = attributes  # type: ignore[method-assign]
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="aioeas.queue.watcher"):
+            watcher = await client.watch(index=-1, window=2)
+        try:
+            assert [r.getMessage() for r in caplog.records] == [
+                f"watch(index=-1) on {client.url}: the queue's last index is unknown "
+                f"({cause}); a reconnection asks for -1 again and may miss records put "
+                "meanwhile"
+            ]
+            consumer = queue.consumers.find(f"g{n}", f"c{n}")
+            assert consumer is not None
+            index, _ = await producer.put(f"new {n}".encode())
+            record = await watcher.next(timeout=LIMIT)
+            assert (record.index, record.data) == (index, f"new {n}".encode())
+        finally:
+            await watcher.close()
+
+    refused = make_client(uid="r", gid="gr")
+
+    async def refuse() -> dict[str, str]:
+        raise AuthError(403, b"denied")
+
+    refused.attributes = refuse  # type: ignore[method-assign]
+    with pytest.raises(AuthError):
+        await refused.watch(index=-1, window=2)
