@@ -245,6 +245,10 @@ async def test_awaitable_form_run_and_close(emu: Emulator, make_client: MakeClie
         await watcher.next()
     with pytest.raises(UsageError):
         watcher.commit(1)
+    with pytest.raises(UsageError) as refused:
+        await watcher.negative_ack(1)
+    # the advice names what still works once the watcher is gone
+    assert str(refused.value) == "this watcher is closed; use QueueClient.negative_ack()"
     assert len(emu.queue("svc")) == 0  # the commits were sent on close
 
 
