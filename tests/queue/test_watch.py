@@ -243,11 +243,12 @@ async def test_awaitable_form_run_and_close(emu: Emulator, make_client: MakeClie
         await watcher.__anext__()
     with pytest.raises(QueueError, match="closed"):
         await watcher.next()
-    with pytest.raises(UsageError):
+    # the advice names what still works once the watcher is gone
+    with pytest.raises(UsageError) as refused:
         watcher.commit(1)
+    assert str(refused.value) == "this watcher is closed; commit with QueueClient.commit()"
     with pytest.raises(UsageError) as refused:
         await watcher.negative_ack(1)
-    # the advice names what still works once the watcher is gone
     assert str(refused.value) == "this watcher is closed; use QueueClient.negative_ack()"
     assert len(emu.queue("svc")) == 0  # the commits were sent on close
 
