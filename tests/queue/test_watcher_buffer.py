@@ -34,3 +34,24 @@ async def test_discard_gives_a_blocked_put_its_room() -> None:
     assert buffer._putter.done()  # woken by the discard itself
     await blocked
     assert [await buffer.get()] == [2]
+
+
+async def test_a_getter_cancelled_after_its_wake_up_passes_it_on() -> None:
+    """``put`` wakes one waiting getter. If that one is cancelled before it runs (the
+    consumer's ``next(timeout=...)`` ran out at that moment), the item must not wait
+    unseen: the wake-up goes to the next getter."""
+    buffer: _Buffer[int] = _Buffer(4)
+    first = asyncio.ensure_future(buffer.get())
+    second = asyncio.ensure_future(buffer.get())
+    while len(buffer._getters) < 2:  # noqa: ASYNC110 - loop turns until both wait
+        await asyncio.sleep(0)
+    await buffer.put(1)  # wakes the first getter only
+    first.cancel()
+    (outcome,) = await asyncio.gather(first, return_exceptions=True)
+    assert isinstance(outcome, asyncio.CancelledError)
+    for _ in range(10):  # a few loop turns, counted: the second runs on the next one
+        if second.done():
+            break
+        await asyncio.sleep(0)
+    assert second.done()
+    assert second.result() == 1
