@@ -321,3 +321,35 @@ async def test_a_watch_url_follows_the_endpoint_scheme(make_client: MakeClient) 
     from aioeas.queue.protocol import websocket_url
 
     assert websocket_url(q.url) == "wss://example.invalid/api/predict/svc"
+
+
+async def test_commit_and_negative_ack_take_records_or_indexes_and_refuse_index_zero(
+    emu: Emulator, make_client: MakeClient
+) -> None:
+    """Indexes start at 1: 0 or less is refused before any request, naming the value. A
+    record, its index as an int, or an iterable of either all commit (and give back)."""
+    producer = make_client()
+    for i in range(3):
+        await producer.put(f"r{i}".encode())
+    watcher = await make_client(uid="u", gid="g").watch(window=3)
+    try:
+        first, second, third = [await watcher.next(timeout=30) for _ in range(3)]
+        for bad in (0, -1):
+            with pytest.raises(UsageError) as refused:
+                watcher.commit(bad)
+            assert str(refused.value) == f"index must be >= 1, got {bad}"
+            with pytest.raises(UsageError) as refused:
+                await watcher.negative_ack(bad)
+            assert str(refused.value) == f"index must be >= 1, got {bad}"
+        assert watcher.in_hand == 3
+        await watcher.negative_ack(third.index)  # an int
+        watcher.commit(first.index)  # an int
+        watcher.commit([second])  # records in an iterable
+        again = await watcher.next(timeout=30)  # the one given back comes again
+        assert (again.index, again.data) == (third.index, b"r2")
+        watcher.commit(again)
+        await watcher.flush()
+        assert watcher.in_hand == 0
+        assert len(emu.queue("svc")) == 0
+    finally:
+        await watcher.close()
