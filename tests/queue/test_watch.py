@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -353,3 +354,40 @@ async def test_commit_and_negative_ack_take_records_or_indexes_and_refuse_index_
         assert len(emu.queue("svc")) == 0
     finally:
         await watcher.close()
+
+
+def _record_connections(client: QueueClient) -> list[tuple[float | None, float]]:
+    """Wrap the connector the client's watchers use; return the (heartbeat, timeout) each
+    connection asks for."""
+    asked: list[tuple[float | None, float]] = []
+    real_target = client._watch_target
+
+    class Recording:
+        def __init__(self, connector: Any) -> None:
+            self.connector = connector
+
+        async def connect(
+            self, url: str, headers: Any, *, heartbeat: float | None, timeout: float
+        ) -> Any:
+            asked.append((heartbeat, timeout))
+            return await self.connector.connect(url, headers, heartbeat=heartbeat, timeout=timeout)
+
+    async def target() -> Any:
+        connector, url, headers = await real_target()
+        return Recording(connector), url, headers
+
+    client._watch_target = target  # type: ignore[method-assign]
+    return asked
+
+
+async def test_each_connection_asks_for_the_clients_heartbeat_and_timeout(
+    make_client: MakeClient,
+) -> None:
+    """The WebSocket gets the client's heartbeat (pings that find a dead peer) and its
+    total timeout (for the handshake and the close)."""
+    for heartbeat in (0.5, None):
+        client = make_client(uid=f"h{heartbeat}", heartbeat=heartbeat, timeout=7.0)
+        asked = _record_connections(client)
+        async with client.watch(window=1):
+            pass
+        assert asked == [(heartbeat, 7.0)]
