@@ -460,3 +460,35 @@ async def test_a_result_that_came_before_its_put_answered_can_be_claimed_by_resu
     await inference._watcher.flush()
     assert len(service.sink) == 0  # committed by the claim
     await inference.close()
+
+
+class _RecordingWatcher:
+    """Stands in for the sink watcher: records what is committed (no I/O)."""
+
+    closed = False
+
+    def __init__(self) -> None:
+        self.committed: list[QueueRecord] = []
+
+    def commit(self, record: QueueRecord) -> None:
+        self.committed.append(record)
+
+
+async def test_a_sink_record_without_a_request_id_is_committed_with_a_warning(
+    emu: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No claimer can ever match it: it is committed (not left to fill the window) and
+    named in a warning."""
+    inference = _inference(emu, "svc")
+    watcher = _RecordingWatcher()
+    inference._watcher = watcher  # type: ignore[assignment]
+    stray = QueueRecord(7, {"other": "tag"}, b"?")
+    with caplog.at_level(logging.WARNING, logger="aioeas.queue.submit"):
+        inference._route(stray)
+    assert [r.getMessage() for r in caplog.records] == [
+        "sink record 7 has no requestId tag; committed"
+    ]
+    assert watcher.committed == [stray]
+    assert inference.unclaimed == 0
+    inference._watcher = None
+    await inference.close()
