@@ -8,8 +8,12 @@ import pytest
 
 from aioeas.errors import DecodeError, UsageError
 from aioeas.queue.protocol import (
+    HEADER_GID,
+    HEADER_UID,
+    Identity,
     SearchResult,
     check_indexes,
+    identity_from_attributes,
     negative_ack_body,
     parse_count,
     parse_search,
@@ -106,3 +110,31 @@ def test_a_bad_timeout_is_named(given: object, message: str) -> None:
     with pytest.raises(UsageError) as caught:
         parse_timeout(given)  # type: ignore[arg-type]
     assert str(caught.value) == message
+
+
+def test_identity_errors_name_the_field() -> None:
+    """uid and gid are checked apart: the message says which one is wrong."""
+    cases: list[tuple[object, object, str]] = [
+        (1, "g", "uid must be a str, got int"),
+        ("u", 2, "gid must be a str, got int"),
+        ("a\nb", "g", "uid must not contain control characters"),
+        ("u", "a\rb", "gid must not contain control characters"),
+        ("", "g", "uid and gid must not be empty"),
+        ("u", "", "uid and gid must not be empty"),
+    ]
+    for uid, gid, message in cases:
+        with pytest.raises(UsageError) as caught:
+            Identity(uid, gid)  # type: ignore[arg-type]
+        assert str(caught.value).startswith(message), (uid, gid, str(caught.value))
+
+
+def test_header_names_from_attributes_keep_what_the_queue_does_not_name() -> None:
+    """A valid priority header name is taken; when the attributes do not name one, one
+    the identity had already is kept (a second read of attributes does not lose it)."""
+    named = identity_from_attributes(Identity("u", "g"), {"meta.header.priority": "X-Priority"})
+    assert named.priority_header == "X-Priority"
+    assert (named.uid_header, named.gid_header) == (HEADER_UID, HEADER_GID)
+    again = identity_from_attributes(named, {"meta.header.user": "X-User"})
+    assert again.priority_header == "X-Priority"
+    assert (again.uid_header, again.gid_header) == ("X-User", HEADER_GID)
+    assert (again.uid, again.gid) == ("u", "g")
