@@ -13,11 +13,13 @@ from aioeas.queue.protocol import (
     Identity,
     SearchResult,
     check_indexes,
+    check_tags,
     identity_from_attributes,
     negative_ack_body,
     parse_count,
     parse_search,
     parse_timeout,
+    payload_limit,
 )
 
 
@@ -138,3 +140,35 @@ def test_header_names_from_attributes_keep_what_the_queue_does_not_name() -> Non
     assert again.priority_header == "X-Priority"
     assert (again.uid_header, again.gid_header) == ("X-User", HEADER_GID)
     assert (again.uid, again.gid) == ("u", "g")
+
+
+@pytest.mark.parametrize(
+    ("tags", "message"),
+    [
+        ([("k", "v")], "tags must be a mapping of str to str, got list"),
+        ({1: "v"}, "a tag key must be a non-empty str, got 1"),
+        ({"": "v"}, "a tag key must be a non-empty str, got ''"),
+        (
+            {"_index_": "1"},
+            "tag key '_index_' starts with '_': such keys are reserved for the queue "
+            "service's own parameters",
+        ),
+        ({"k\n": "v"}, "tag key 'k\\n' must not contain control characters"),
+        ({"k": 1}, "tag 'k' must have a str value, got int"),
+        ({"k": "a\nb"}, "the value of tag 'k' must not contain control characters"),
+    ],
+)
+def test_bad_tags_are_named(tags: object, message: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        check_tags(tags)  # type: ignore[arg-type]
+    assert str(caught.value).startswith(message), str(caught.value)
+
+
+def test_good_tags_are_copied_and_a_one_byte_payload_limit_holds() -> None:
+    given = {"k": "a&b=/é"}
+    checked = check_tags(given)
+    assert checked == given
+    assert checked is not given
+    assert check_tags(None) == {}
+    assert payload_limit({"meta.maxPayloadBytes": "1"}) == 1
+    assert payload_limit({"meta.maxPayloadBytes": "0"}) is None
