@@ -492,3 +492,44 @@ async def test_a_sink_record_without_a_request_id_is_committed_with_a_warning(
     assert inference.unclaimed == 0
     inference._watcher = None
     await inference.close()
+
+
+async def test_an_early_result_is_held_while_an_earlier_put_has_not_answered(
+    emu: Emulator,
+) -> None:
+    """A's result comes while A's put has not answered (its id unknown yet). B's put
+    answering must not let it go: A's put, still out, may have made it. Once A's put
+    answers, A claims it."""
+    emu.add_queue_service("order", processor=lambda body: body)
+    inference = _inference(emu, "order")
+    await inference.start()
+    real_put = inference.inputs.put
+    gate = asyncio.Event()
+
+    async def put(data: bytes, tags: object = None, **kwargs: object) -> tuple[int, str]:
+        answer = await real_put(data, tags, **kwargs)  # type: ignore[arg-type]
+        if data == b"A":
+            await _eventually(lambda: inference.unclaimed > 0)  # its result came first
+            await gate.wait()
+        return answer
+
+    inference.inputs.put = put  # type: ignore[method-assign]
+    first = asyncio.ensure_future(inference.submit(b"A", timeout=30))
+    await _eventually(lambda: inference.unclaimed > 0)
+    assert (await inference.submit(b"B", timeout=30)).data == b"B"
+    assert inference.unclaimed == 1  # A's, still held
+    gate.set()
+    assert (await first).data == b"A"
+    assert inference.unclaimed == 0
+    await inference.close()
+
+
+async def test_nothing_is_committed_through_a_closed_sink_watcher(emu: Emulator) -> None:
+    inference = _inference(emu, "svc")
+    watcher = _RecordingWatcher()
+    watcher.closed = True
+    inference._watcher = watcher  # type: ignore[assignment]
+    inference._route(QueueRecord(3, {}, b"?"))
+    assert watcher.committed == []
+    inference._watcher = None
+    await inference.close()
