@@ -12,6 +12,7 @@ from aioeas.queue.protocol import (
     HEADER_UID,
     Identity,
     SearchResult,
+    check_index,
     check_indexes,
     check_tags,
     identity_from_attributes,
@@ -20,6 +21,7 @@ from aioeas.queue.protocol import (
     parse_search,
     parse_timeout,
     payload_limit,
+    queue_url,
 )
 
 
@@ -172,3 +174,16 @@ def test_good_tags_are_copied_and_a_one_byte_payload_limit_holds() -> None:
     assert check_tags(None) == {}
     assert payload_limit({"meta.maxPayloadBytes": "1"}) == 1
     assert payload_limit({"meta.maxPayloadBytes": "0"}) is None
+
+
+def test_a_custom_url_is_taken_verbatim_without_its_question_mark() -> None:
+    assert queue_url("", "", "http://host/api/predict/q?") == "http://host/api/predict/q"
+    assert queue_url("", "", " http://host/q ") == " http://host/q "  # verbatim otherwise
+
+
+def test_check_index_defaults_to_a_non_negative_index() -> None:
+    """Priority 0 (the normal one) passes the default check; below 0 is named."""
+    assert check_index(0) == 0
+    with pytest.raises(UsageError) as caught:
+        check_index(-1)
+    assert str(caught.value) == "index must be >= 0, got -1"
