@@ -187,3 +187,21 @@ def test_check_index_defaults_to_a_non_negative_index() -> None:
     with pytest.raises(UsageError) as caught:
         check_index(-1)
     assert str(caught.value) == "index must be >= 0, got -1"
+
+
+def test_queue_urls_edges_and_messages() -> None:
+    assert queue_url("", "", "http://x/QX?") == "http://x/QX"  # only "?" goes, only at the end
+    assert queue_url("", "", "?http://x/y?") == "?http://x/y"
+    assert queue_url("https://h", "/Xsvc/sink/") == "https://h/api/predict/Xsvc/sink"
+    assert queue_url("https://h", "a b") == "https://h/api/predict/a%20b"
+    with pytest.raises(UsageError) as caught:
+        queue_url("h", "")
+    assert str(caught.value) == "a queue name is needed unless a custom_url is given"
+    with pytest.raises(UsageError) as caught:
+        queue_url("h", "a\nb")
+    assert str(caught.value).startswith("queue name must not contain control characters")
+    with pytest.raises(UsageError) as caught:
+        queue_url("", "svc")
+    assert str(caught.value) == (
+        "an endpoint is needed (e.g. http://1234.cn-shanghai.pai-eas.aliyuncs.com)"
+    )
