@@ -22,6 +22,7 @@ from aioeas.queue.protocol import (
     parse_timeout,
     payload_limit,
     queue_url,
+    websocket_url,
 )
 
 
@@ -205,3 +206,11 @@ def test_queue_urls_edges_and_messages() -> None:
     assert str(caught.value) == (
         "an endpoint is needed (e.g. http://1234.cn-shanghai.pai-eas.aliyuncs.com)"
     )
+
+
+def test_websocket_urls() -> None:
+    assert websocket_url("http://h/q") == "ws://h/q"
+    assert websocket_url("HTTPS://h/q") == "wss://h/q"
+    assert websocket_url("ws://h/q") == "ws://h/q"  # another scheme is kept
+    assert websocket_url("h/q") == "ws://h/q"  # none given: plain ws
+    assert websocket_url("https://h/q?u=http://x") == "wss://h/q?u=http://x"  # the first only
