@@ -50,9 +50,11 @@ async def test_five_hundred_in_flight_each_gets_its_own_result(emu: Emulator) ->
 
 
 async def test_a_result_that_comes_before_the_submit_registers_is_kept(emu: Emulator) -> None:
-    emu.add_queue_service("echo", processor=lambda body: body)
+    service = emu.add_queue_service("echo", processor=lambda body: body)
+    service.sink.put(b"another producer's")  # sink index 1: ours will be 2, its put the 1st
     inference = _inference(emu, "echo")
     await inference.start()
+    assert await service.sink.wait_until(lambda: len(service.sink) == 0, timeout=30)
     real_put = inference.inputs.put
 
     async def put_then_wait_for_the_result(*args: object, **kwargs: object) -> object:
@@ -64,6 +66,9 @@ async def test_a_result_that_comes_before_the_submit_registers_is_kept(emu: Emul
     result = await inference.submit(b"fast", timeout=10)
     assert result.data == b"fast"
     assert inference.unclaimed == 0
+    assert inference._watcher is not None
+    await inference._watcher.flush()
+    assert len(service.sink) == 0  # that very record was committed
     await inference.close()
 
 
