@@ -269,3 +269,20 @@ async def test_minus_one_left_unpinned_when_the_queue_does_not_say_its_last_inde
     refused.attributes = refuse  # type: ignore[method-assign]
     with pytest.raises(AuthError):
         await refused.watch(index=-1, window=2)
+
+
+async def test_only_an_index_zero_frame_ends_the_stream(
+    emu: Emulator, make_client: MakeClient
+) -> None:
+    """The end of the stream is the frame of index 0 tagged ``_eos_=true``; a record of
+    its own (put by another client straight into the queue) carrying that tag is a record."""
+    queue = emu.queue("svc")
+    queue.put(b"odd", {"_eos_": "true"})
+    watcher = await make_client(uid="u", gid="g").watch(window=1)
+    try:
+        record = await watcher.next(timeout=LIMIT)
+        assert (record.index, record.data) == (1, b"odd")
+        assert not watcher.end_of_stream
+        watcher.commit(record)
+    finally:
+        await watcher.close()
