@@ -16,7 +16,9 @@ from aioeas.queue import (
     PutUncertainError,
     QueueClient,
     QueueRecord,
+    ReconnectPolicy,
     ResultTimeoutError,
+    WatchLostError,
 )
 from tests.queue.conftest import FAST_RETRY, TOKEN
 
@@ -537,4 +539,26 @@ async def test_nothing_is_committed_through_a_closed_sink_watcher(emu: Emulator)
     inference._route(QueueRecord(3, {}, b"?"))
     assert watcher.committed == []
     inference._watcher = None
+    await inference.close()
+
+
+async def test_a_sink_watcher_lost_for_good_fails_every_claim_now_and_later(
+    emu: Emulator,
+) -> None:
+    """The sink watcher may not reconnect (``max_attempts=0``) and its connection is cut:
+    the submit waiting for its result fails with the loss at once (the result could never
+    reach it), and so does every later claim."""
+    held = _Held()
+    service = emu.add_queue_service("lost", processor=held, grace=0.0)
+    inference = _inference(emu, "lost", reconnect=ReconnectPolicy(max_attempts=0))
+    held.hold(b"never")
+    waiting = asyncio.ensure_future(inference.submit(b"never", timeout=60))  # a hang guard
+    await _eventually(lambda: inference.in_flight == 1)
+    assert service.sink.cut_watchers(f"{inference.sink_gid}.{inference.sink.uid}") == 1
+    with pytest.raises(WatchLostError):
+        await waiting
+    with pytest.raises(WatchLostError):
+        await inference.result("another", timeout=0.001)  # not a timeout: the loss
+    assert inference.in_flight == 0
+    held.release(b"never")
     await inference.close()
