@@ -6,7 +6,13 @@ from __future__ import annotations
 
 import pytest
 
-from aioeas.errors import DecodeError, UsageError
+from aioeas.errors import (
+    AuthError,
+    DecodeError,
+    RetryableServiceError,
+    ServiceError,
+    UsageError,
+)
 from aioeas.queue.protocol import (
     HEADER_GID,
     HEADER_UID,
@@ -15,6 +21,7 @@ from aioeas.queue.protocol import (
     check_index,
     check_indexes,
     check_tags,
+    error_for,
     identity_from_attributes,
     negative_ack_body,
     parse_count,
@@ -214,3 +221,23 @@ def test_websocket_urls() -> None:
     assert websocket_url("ws://h/q") == "ws://h/q"  # another scheme is kept
     assert websocket_url("h/q") == "ws://h/q"  # none given: plain ws
     assert websocket_url("https://h/q?u=http://x") == "wss://h/q?u=http://x"  # the first only
+
+
+@pytest.mark.parametrize(
+    ("status", "kind"),
+    [
+        (300, ServiceError),
+        (401, AuthError),
+        (403, AuthError),
+        (404, ServiceError),
+        (499, ServiceError),
+        (500, RetryableServiceError),
+        (501, RetryableServiceError),
+    ],
+)
+def test_each_error_status_keeps_its_status_body_and_url(status: int, kind: type) -> None:
+    error = error_for(status, b"why", "http://h/q")
+    assert type(error) is kind
+    assert isinstance(error, ServiceError)
+    assert (error.status, error.body, error.url) == (status, b"why", "http://h/q")
+    assert error_for(299, b"", "u") is None
