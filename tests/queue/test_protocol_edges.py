@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from aioeas.codecs.frames import encode_attributes
 from aioeas.errors import (
     AuthError,
     DecodeError,
@@ -24,11 +25,14 @@ from aioeas.queue.protocol import (
     error_for,
     identity_from_attributes,
     negative_ack_body,
+    parse_attributes,
     parse_count,
+    parse_put,
     parse_search,
     parse_timeout,
     payload_limit,
     queue_url,
+    watch_query,
     websocket_url,
 )
 
@@ -241,3 +245,20 @@ def test_each_error_status_keeps_its_status_body_and_url(status: int, kind: type
     assert isinstance(error, ServiceError)
     assert (error.status, error.body, error.url) == (status, b"why", "http://h/q")
     assert error_for(299, b"", "u") is None
+
+
+def test_a_put_answer_that_is_no_number_is_named() -> None:
+    with pytest.raises(DecodeError) as caught:
+        parse_put(b"<html>", {})
+    assert (caught.value.what, caught.value.reason, caught.value.body) == (
+        "the index answered by put",
+        "not a decimal number",
+        b"<html>",
+    )
+
+
+def test_attributes_as_protobuf_and_an_auto_commit_watch() -> None:
+    body = encode_attributes({"stream.lastEntry": "3"})
+    assert parse_attributes(body, "application/vnd.google.protobuf") == {"stream.lastEntry": "3"}
+    query = watch_query(index=1, window=2, index_only=False, auto_commit=True, tags={})
+    assert "_auto_commit_=true" in query.split("&")
