@@ -5,7 +5,10 @@ one, and a copy still buffered was handed out although the service had taken it 
 
 from __future__ import annotations
 
+import pytest
+
 from aioeas.emulator import Emulator
+from aioeas.errors import QueueError
 from aioeas.queue.accounting import Delivery
 from tests.queue.conftest import MakeClient
 from tests.queue.test_watch import until
@@ -75,4 +78,36 @@ async def test_a_copy_in_the_buffer_goes_with_the_record_given_back(
         watcher.commit(again)
         await watcher.flush()
         assert watcher.stats.max_in_hand == 1
+    assert await queue.wait_until(lambda: len(queue) == 0)
+
+
+async def test_a_give_back_that_fails_leaves_the_records_in_hand(
+    emu: Emulator, make_client: MakeClient
+) -> None:
+    """The records are forgotten before the request (the service may push them again
+    before it answers); should the request fail, they are the consumer's still and count
+    in hand again, so the window holds. Several records go in one list."""
+    queue = emu.queue("svc")
+    producer = make_client()
+    for body in (b"a", b"b"):
+        await producer.put(body)
+    client = make_client()
+    async with client.watch(window=2) as watcher:
+        records = [await watcher.next(timeout=GUARD) for _ in range(2)]
+        assert watcher.in_hand == 2
+        real = client.negative_ack
+
+        async def refused(*args: object, **kwargs: object) -> str:
+            raise QueueError("refused")
+
+        client.negative_ack = refused  # type: ignore[method-assign]
+        with pytest.raises(QueueError, match="refused"):
+            await watcher.negative_ack(records)
+        assert watcher.in_hand == 2  # still ours
+        client.negative_ack = real  # type: ignore[method-assign]
+        await watcher.negative_ack(records)
+        again = [await watcher.next(timeout=GUARD) for _ in range(2)]
+        assert sorted((r.index, r.data) for r in again) == [(1, b"a"), (2, b"b")]
+        watcher.commit(again)
+        await watcher.flush()
     assert await queue.wait_until(lambda: len(queue) == 0)

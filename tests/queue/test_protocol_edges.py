@@ -6,14 +6,34 @@ from __future__ import annotations
 
 import pytest
 
-from aioeas.errors import DecodeError, UsageError
+from aioeas.codecs.frames import encode_attributes
+from aioeas.errors import (
+    AuthError,
+    DecodeError,
+    RetryableServiceError,
+    ServiceError,
+    UsageError,
+)
 from aioeas.queue.protocol import (
+    HEADER_GID,
+    HEADER_UID,
+    Identity,
     SearchResult,
+    check_index,
     check_indexes,
+    check_tags,
+    error_for,
+    identity_from_attributes,
     negative_ack_body,
+    parse_attributes,
     parse_count,
+    parse_put,
     parse_search,
     parse_timeout,
+    payload_limit,
+    queue_url,
+    watch_query,
+    websocket_url,
 )
 
 
@@ -106,3 +126,139 @@ def test_a_bad_timeout_is_named(given: object, message: str) -> None:
     with pytest.raises(UsageError) as caught:
         parse_timeout(given)  # type: ignore[arg-type]
     assert str(caught.value) == message
+
+
+def test_identity_errors_name_the_field() -> None:
+    """uid and gid are checked apart: the message says which one is wrong."""
+    cases: list[tuple[object, object, str]] = [
+        (1, "g", "uid must be a str, got int"),
+        ("u", 2, "gid must be a str, got int"),
+        ("a\nb", "g", "uid must not contain control characters"),
+        ("u", "a\rb", "gid must not contain control characters"),
+        ("", "g", "uid and gid must not be empty"),
+        ("u", "", "uid and gid must not be empty"),
+    ]
+    for uid, gid, message in cases:
+        with pytest.raises(UsageError) as caught:
+            Identity(uid, gid)  # type: ignore[arg-type]
+        assert str(caught.value).startswith(message), (uid, gid, str(caught.value))
+
+
+def test_header_names_from_attributes_keep_what_the_queue_does_not_name() -> None:
+    """A valid priority header name is taken; when the attributes do not name one, one
+    the identity had already is kept (a second read of attributes does not lose it)."""
+    named = identity_from_attributes(Identity("u", "g"), {"meta.header.priority": "X-Priority"})
+    assert named.priority_header == "X-Priority"
+    assert (named.uid_header, named.gid_header) == (HEADER_UID, HEADER_GID)
+    again = identity_from_attributes(named, {"meta.header.user": "X-User"})
+    assert again.priority_header == "X-Priority"
+    assert (again.uid_header, again.gid_header) == ("X-User", HEADER_GID)
+    assert (again.uid, again.gid) == ("u", "g")
+
+
+@pytest.mark.parametrize(
+    ("tags", "message"),
+    [
+        ([("k", "v")], "tags must be a mapping of str to str, got list"),
+        ({1: "v"}, "a tag key must be a non-empty str, got 1"),
+        ({"": "v"}, "a tag key must be a non-empty str, got ''"),
+        (
+            {"_index_": "1"},
+            "tag key '_index_' starts with '_': such keys are reserved for the queue "
+            "service's own parameters",
+        ),
+        ({"k\n": "v"}, "tag key 'k\\n' must not contain control characters"),
+        ({"k": 1}, "tag 'k' must have a str value, got int"),
+        ({"k": "a\nb"}, "the value of tag 'k' must not contain control characters"),
+    ],
+)
+def test_bad_tags_are_named(tags: object, message: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        check_tags(tags)  # type: ignore[arg-type]
+    assert str(caught.value).startswith(message), str(caught.value)
+
+
+def test_good_tags_are_copied_and_a_one_byte_payload_limit_holds() -> None:
+    given = {"k": "a&b=/é"}
+    checked = check_tags(given)
+    assert checked == given
+    assert checked is not given
+    assert check_tags(None) == {}
+    assert payload_limit({"meta.maxPayloadBytes": "1"}) == 1
+    assert payload_limit({"meta.maxPayloadBytes": "0"}) is None
+
+
+def test_a_custom_url_is_taken_verbatim_without_its_question_mark() -> None:
+    assert queue_url("", "", "http://host/api/predict/q?") == "http://host/api/predict/q"
+    assert queue_url("", "", " http://host/q ") == " http://host/q "  # verbatim otherwise
+
+
+def test_check_index_defaults_to_a_non_negative_index() -> None:
+    """Priority 0 (the normal one) passes the default check; below 0 is named."""
+    assert check_index(0) == 0
+    with pytest.raises(UsageError) as caught:
+        check_index(-1)
+    assert str(caught.value) == "index must be >= 0, got -1"
+
+
+def test_queue_urls_edges_and_messages() -> None:
+    assert queue_url("", "", "http://x/QX?") == "http://x/QX"  # only "?" goes, only at the end
+    assert queue_url("", "", "?http://x/y?") == "?http://x/y"
+    assert queue_url("https://h", "/Xsvc/sink/") == "https://h/api/predict/Xsvc/sink"
+    assert queue_url("https://h", "a b") == "https://h/api/predict/a%20b"
+    with pytest.raises(UsageError) as caught:
+        queue_url("h", "")
+    assert str(caught.value) == "a queue name is needed unless a custom_url is given"
+    with pytest.raises(UsageError) as caught:
+        queue_url("h", "a\nb")
+    assert str(caught.value).startswith("queue name must not contain control characters")
+    with pytest.raises(UsageError) as caught:
+        queue_url("", "svc")
+    assert str(caught.value) == (
+        "an endpoint is needed (e.g. http://1234.cn-shanghai.pai-eas.aliyuncs.com)"
+    )
+
+
+def test_websocket_urls() -> None:
+    assert websocket_url("http://h/q") == "ws://h/q"
+    assert websocket_url("HTTPS://h/q") == "wss://h/q"
+    assert websocket_url("ws://h/q") == "ws://h/q"  # another scheme is kept
+    assert websocket_url("h/q") == "ws://h/q"  # none given: plain ws
+    assert websocket_url("https://h/q?u=http://x") == "wss://h/q?u=http://x"  # the first only
+
+
+@pytest.mark.parametrize(
+    ("status", "kind"),
+    [
+        (300, ServiceError),
+        (401, AuthError),
+        (403, AuthError),
+        (404, ServiceError),
+        (499, ServiceError),
+        (500, RetryableServiceError),
+        (501, RetryableServiceError),
+    ],
+)
+def test_each_error_status_keeps_its_status_body_and_url(status: int, kind: type) -> None:
+    error = error_for(status, b"why", "http://h/q")
+    assert type(error) is kind
+    assert isinstance(error, ServiceError)
+    assert (error.status, error.body, error.url) == (status, b"why", "http://h/q")
+    assert error_for(299, b"", "u") is None
+
+
+def test_a_put_answer_that_is_no_number_is_named() -> None:
+    with pytest.raises(DecodeError) as caught:
+        parse_put(b"<html>", {})
+    assert (caught.value.what, caught.value.reason, caught.value.body) == (
+        "the index answered by put",
+        "not a decimal number",
+        b"<html>",
+    )
+
+
+def test_attributes_as_protobuf_and_an_auto_commit_watch() -> None:
+    body = encode_attributes({"stream.lastEntry": "3"})
+    assert parse_attributes(body, "application/vnd.google.protobuf") == {"stream.lastEntry": "3"}
+    query = watch_query(index=1, window=2, index_only=False, auto_commit=True, tags={})
+    assert "_auto_commit_=true" in query.split("&")

@@ -16,7 +16,9 @@ from aioeas.queue import (
     PutUncertainError,
     QueueClient,
     QueueRecord,
+    ReconnectPolicy,
     ResultTimeoutError,
+    WatchLostError,
 )
 from tests.queue.conftest import FAST_RETRY, TOKEN
 
@@ -50,9 +52,11 @@ async def test_five_hundred_in_flight_each_gets_its_own_result(emu: Emulator) ->
 
 
 async def test_a_result_that_comes_before_the_submit_registers_is_kept(emu: Emulator) -> None:
-    emu.add_queue_service("echo", processor=lambda body: body)
+    service = emu.add_queue_service("echo", processor=lambda body: body)
+    service.sink.put(b"another producer's")  # sink index 1: ours will be 2, its put the 1st
     inference = _inference(emu, "echo")
     await inference.start()
+    assert await service.sink.wait_until(lambda: len(service.sink) == 0, timeout=30)
     real_put = inference.inputs.put
 
     async def put_then_wait_for_the_result(*args: object, **kwargs: object) -> object:
@@ -64,6 +68,9 @@ async def test_a_result_that_comes_before_the_submit_registers_is_kept(emu: Emul
     result = await inference.submit(b"fast", timeout=10)
     assert result.data == b"fast"
     assert inference.unclaimed == 0
+    assert inference._watcher is not None
+    await inference._watcher.flush()
+    assert len(service.sink) == 0  # that very record was committed
     await inference.close()
 
 
@@ -371,3 +378,187 @@ async def test_a_claim_that_times_out_says_which_request_and_how_long_and_can_re
         error = caught.value
         assert (error.index, error.request_id, error.timeout) == (0, "nobody", 0.01)
         assert inference._late == {"nobody": 0}
+
+
+async def test_a_released_result_is_probed_in_the_sink_by_its_id_without_deleting_it(
+    emu: Emulator,
+) -> None:
+    """A late result released from memory is fetched by its own id, not by position: with
+    ``a`` still first in the sink, claiming ``b`` must give ``b``. The probe reads without
+    deleting (``auto_delete=False``: the claim commits it through the watcher, so a lost
+    answer loses nothing) and does not wait (``timeout=0``: the claimer is registered, a
+    result pushed meanwhile comes to it)."""
+    held = _Held()
+    service = emu.add_queue_service("probe", processor=held, concurrency=3, grace=0.0)
+    async with _inference(emu, "probe", window=4, max_unclaimed=1) as inference:
+        late = [await _late(inference, held, body) for body in (b"a", b"b", b"c")]
+        for n, body in enumerate((b"a", b"b", b"c")):
+            held.release(body)
+            await _eventually(lambda n=n: inference.released == n)  # type: ignore[misc]
+            await _until_held(inference, 1)
+        await _eventually(lambda: inference.released == 2)  # a and b left memory
+        probes: list[dict[str, object]] = []
+        real_get = inference.sink.get
+
+        async def spy(*args: object, **kwargs: object) -> object:
+            assert args == ()
+            probes.append(kwargs)
+            return await real_get(**kwargs)  # type: ignore[arg-type]
+
+        inference.sink.get = spy  # type: ignore[method-assign]
+        assert (await late[1].result(timeout=30)).data == b"done:b"
+        assert probes == [{"request_id": late[1].request_id, "timeout": 0, "auto_delete": False}]
+        assert [r.data for r in service.sink.records] == [b"done:a", b"done:b", b"done:c"]
+        assert inference._watcher is not None
+        await inference._watcher.flush()  # the claim's commit, not the probe, removes it
+        assert [r.data for r in service.sink.records] == [b"done:a", b"done:c"]
+        assert inference._late == {}
+
+
+async def test_claimed_results_leave_no_request_id_behind(emu: Emulator) -> None:
+    """Only a claim that ended without its result remembers the id (to hold the result
+    when it comes); a submit answered in time, or a late claim answered, leaves nothing,
+    so that memory does not grow with the requests made."""
+    held = _Held()
+    emu.add_queue_service("forget", processor=held, grace=0.0)
+    async with _inference(emu, "forget") as inference:
+        assert (await inference.submit(b"quick", timeout=30)).data == b"done:quick"
+        assert inference._late == {}
+        error = await _late(inference, held, b"slow")
+        assert inference._late == {error.request_id: error.index}
+        claim = asyncio.ensure_future(inference.result(error.request_id, timeout=30))
+        await _eventually(lambda: inference.in_flight > 0)  # the claim is registered
+        assert inference._late == {}  # the claimer takes the id over
+        with pytest.raises(UsageError) as twice:
+            await inference.result(error.request_id, timeout=30)
+        assert str(twice.value) == (
+            f"the result of request {error.request_id!r} is being awaited already"
+        )
+        held.release(b"slow")
+        assert (await claim).data == b"done:slow"
+        assert inference._late == {}
+        assert (inference.in_flight, inference.unclaimed) == (0, 0)
+
+
+async def test_a_result_that_came_before_its_put_answered_can_be_claimed_by_result(
+    emu: Emulator,
+) -> None:
+    """A result whose put has not answered yet is held (it may be that put's); claiming it
+    by id through ``result()`` hands it over from there, commits it, and holds it no more.
+    (Its submit then finds nothing left to claim and times out.)"""
+    service = emu.add_queue_service("early", processor=lambda body: body)
+    inference = _inference(emu, "early")
+    await inference.start()
+    real_put = inference.inputs.put
+    claimed: list[QueueRecord] = []
+
+    async def put_then_claim(*args: object, **kwargs: object) -> tuple[int, str]:
+        index, request_id = await real_put(*args, **kwargs)  # type: ignore[arg-type]
+        await _eventually(lambda: inference.unclaimed > 0)  # the result is in first
+        claimed.append(await inference.result(request_id, timeout=30))
+        assert (inference.unclaimed, inference.in_flight) == (0, 0)
+        return index, request_id
+
+    inference.inputs.put = put_then_claim  # type: ignore[method-assign]
+    with pytest.raises(ResultTimeoutError):
+        await inference.submit(b"early", timeout=0.001)
+    assert [r.data for r in claimed] == [b"early"]
+    assert inference._watcher is not None
+    await inference._watcher.flush()
+    assert len(service.sink) == 0  # committed by the claim
+    await inference.close()
+
+
+class _RecordingWatcher:
+    """Stands in for the sink watcher: records what is committed (no I/O)."""
+
+    closed = False
+
+    def __init__(self) -> None:
+        self.committed: list[QueueRecord] = []
+
+    def commit(self, record: QueueRecord) -> None:
+        self.committed.append(record)
+
+
+async def test_a_sink_record_without_a_request_id_is_committed_with_a_warning(
+    emu: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No claimer can ever match it: it is committed (not left to fill the window) and
+    named in a warning."""
+    inference = _inference(emu, "svc")
+    watcher = _RecordingWatcher()
+    inference._watcher = watcher  # type: ignore[assignment]
+    stray = QueueRecord(7, {"other": "tag"}, b"?")
+    with caplog.at_level(logging.WARNING, logger="aioeas.queue.submit"):
+        inference._route(stray)
+    assert [r.getMessage() for r in caplog.records] == [
+        "sink record 7 has no requestId tag; committed"
+    ]
+    assert watcher.committed == [stray]
+    assert inference.unclaimed == 0
+    inference._watcher = None
+    await inference.close()
+
+
+async def test_an_early_result_is_held_while_an_earlier_put_has_not_answered(
+    emu: Emulator,
+) -> None:
+    """A's result comes while A's put has not answered (its id unknown yet). B's put
+    answering must not let it go: A's put, still out, may have made it. Once A's put
+    answers, A claims it."""
+    emu.add_queue_service("order", processor=lambda body: body)
+    inference = _inference(emu, "order")
+    await inference.start()
+    real_put = inference.inputs.put
+    gate = asyncio.Event()
+
+    async def put(data: bytes, tags: object = None, **kwargs: object) -> tuple[int, str]:
+        answer = await real_put(data, tags, **kwargs)  # type: ignore[arg-type]
+        if data == b"A":
+            await _eventually(lambda: inference.unclaimed > 0)  # its result came first
+            await gate.wait()
+        return answer
+
+    inference.inputs.put = put  # type: ignore[method-assign]
+    first = asyncio.ensure_future(inference.submit(b"A", timeout=30))
+    await _eventually(lambda: inference.unclaimed > 0)
+    assert (await inference.submit(b"B", timeout=30)).data == b"B"
+    assert inference.unclaimed == 1  # A's, still held
+    gate.set()
+    assert (await first).data == b"A"
+    assert inference.unclaimed == 0
+    await inference.close()
+
+
+async def test_nothing_is_committed_through_a_closed_sink_watcher(emu: Emulator) -> None:
+    inference = _inference(emu, "svc")
+    watcher = _RecordingWatcher()
+    watcher.closed = True
+    inference._watcher = watcher  # type: ignore[assignment]
+    inference._route(QueueRecord(3, {}, b"?"))
+    assert watcher.committed == []
+    inference._watcher = None
+    await inference.close()
+
+
+async def test_a_sink_watcher_lost_for_good_fails_every_claim_now_and_later(
+    emu: Emulator,
+) -> None:
+    """The sink watcher may not reconnect (``max_attempts=0``) and its connection is cut:
+    the submit waiting for its result fails with the loss at once (the result could never
+    reach it), and so does every later claim."""
+    held = _Held()
+    service = emu.add_queue_service("lost", processor=held, grace=0.0)
+    inference = _inference(emu, "lost", reconnect=ReconnectPolicy(max_attempts=0))
+    held.hold(b"never")
+    waiting = asyncio.ensure_future(inference.submit(b"never", timeout=60))  # a hang guard
+    await _eventually(lambda: inference.in_flight == 1)
+    assert service.sink.cut_watchers(f"{inference.sink_gid}.{inference.sink.uid}") == 1
+    with pytest.raises(WatchLostError):
+        await waiting
+    with pytest.raises(WatchLostError):
+        await inference.result("another", timeout=0.001)  # not a timeout: the loss
+    assert inference.in_flight == 0
+    held.release(b"never")
+    await inference.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -243,8 +244,13 @@ async def test_awaitable_form_run_and_close(emu: Emulator, make_client: MakeClie
         await watcher.__anext__()
     with pytest.raises(QueueError, match="closed"):
         await watcher.next()
-    with pytest.raises(UsageError):
+    # the advice names what still works once the watcher is gone
+    with pytest.raises(UsageError) as refused:
         watcher.commit(1)
+    assert str(refused.value) == "this watcher is closed; commit with QueueClient.commit()"
+    with pytest.raises(UsageError) as refused:
+        await watcher.negative_ack(1)
+    assert str(refused.value) == "this watcher is closed; use QueueClient.negative_ack()"
     assert len(emu.queue("svc")) == 0  # the commits were sent on close
 
 
@@ -316,3 +322,72 @@ async def test_a_watch_url_follows_the_endpoint_scheme(make_client: MakeClient) 
     from aioeas.queue.protocol import websocket_url
 
     assert websocket_url(q.url) == "wss://example.invalid/api/predict/svc"
+
+
+async def test_commit_and_negative_ack_take_records_or_indexes_and_refuse_index_zero(
+    emu: Emulator, make_client: MakeClient
+) -> None:
+    """Indexes start at 1: 0 or less is refused before any request, naming the value. A
+    record, its index as an int, or an iterable of either all commit (and give back)."""
+    producer = make_client()
+    for i in range(3):
+        await producer.put(f"r{i}".encode())
+    watcher = await make_client(uid="u", gid="g").watch(window=3)
+    try:
+        first, second, third = [await watcher.next(timeout=30) for _ in range(3)]
+        for bad in (0, -1):
+            with pytest.raises(UsageError) as refused:
+                watcher.commit(bad)
+            assert str(refused.value) == f"index must be >= 1, got {bad}"
+            with pytest.raises(UsageError) as refused:
+                await watcher.negative_ack(bad)
+            assert str(refused.value) == f"index must be >= 1, got {bad}"
+        assert watcher.in_hand == 3
+        await watcher.negative_ack(third.index)  # an int
+        watcher.commit(first.index)  # an int
+        watcher.commit([second])  # records in an iterable
+        again = await watcher.next(timeout=30)  # the one given back comes again
+        assert (again.index, again.data) == (third.index, b"r2")
+        watcher.commit(again)
+        await watcher.flush()
+        assert watcher.in_hand == 0
+        assert len(emu.queue("svc")) == 0
+    finally:
+        await watcher.close()
+
+
+def _record_connections(client: QueueClient) -> list[tuple[float | None, float]]:
+    """Wrap the connector the client's watchers use; return the (heartbeat, timeout) each
+    connection asks for."""
+    asked: list[tuple[float | None, float]] = []
+    real_target = client._watch_target
+
+    class Recording:
+        def __init__(self, connector: Any) -> None:
+            self.connector = connector
+
+        async def connect(
+            self, url: str, headers: Any, *, heartbeat: float | None, timeout: float
+        ) -> Any:
+            asked.append((heartbeat, timeout))
+            return await self.connector.connect(url, headers, heartbeat=heartbeat, timeout=timeout)
+
+    async def target() -> Any:
+        connector, url, headers = await real_target()
+        return Recording(connector), url, headers
+
+    client._watch_target = target  # type: ignore[method-assign]
+    return asked
+
+
+async def test_each_connection_asks_for_the_clients_heartbeat_and_timeout(
+    make_client: MakeClient,
+) -> None:
+    """The WebSocket gets the client's heartbeat (pings that find a dead peer) and its
+    total timeout (for the handshake and the close)."""
+    for heartbeat in (0.5, None):
+        client = make_client(uid=f"h{heartbeat}", heartbeat=heartbeat, timeout=7.0)
+        asked = _record_connections(client)
+        async with client.watch(window=1):
+            pass
+        assert asked == [(heartbeat, 7.0)]

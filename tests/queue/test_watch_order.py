@@ -7,8 +7,12 @@ the emulator's ``wait_until`` and on the watcher's own records."""
 from __future__ import annotations
 
 import asyncio
+import logging
+
+import pytest
 
 from aioeas.emulator import Emulator
+from aioeas.errors import AuthError, QueueError
 from aioeas.queue import QueueRecord, Watcher
 from tests.queue.conftest import MakeClient
 
@@ -184,26 +188,102 @@ async def test_a_copy_pushed_again_is_dropped_when_the_first_is_committed(
 ) -> None:
     """The consumer holds record 1 (not committed) when the connection is cut; the service
     pushes it again and the copy waits in the buffer. Committing the first one drops the
-    copy: the next record handed out is 2, and the copy is counted as a duplicate."""
+    copy: the next record handed out is 2, and the copy is counted as a duplicate. Then
+    the same with record 2: two duplicates."""
     queue = emu.queue("svc")
     producer = make_client()
     await producer.put(b"one")
     watcher = await make_client(uid="u", gid="g").watch(window=4)
     try:
-        (first,) = await take(watcher, 1)
-        assert first.index == 1
-        assert queue.cut_watchers("g.u") == 1
-        # until the copy of record 1 is back in the buffer (checked at every loop turn;
-        # LIMIT only guards against a hang)
+        (held,) = await take(watcher, 1)
+        assert held.index == 1
+        for n in (1, 2):  # twice: each dropped copy adds to the count
+            assert queue.cut_watchers("g.u") == 1
+            # until the copy of the held record is back in the buffer (checked at every
+            # loop turn; LIMIT only guards against a hang)
 
-        async def copy_back() -> None:
-            while 1 not in watcher._delivery.buffered:  # noqa: ASYNC110
-                await asyncio.sleep(0)
+            async def copy_back(index: int = held.index) -> None:
+                while index not in watcher._delivery.buffered:  # noqa: ASYNC110
+                    await asyncio.sleep(0)
 
-        await asyncio.wait_for(copy_back(), LIMIT)
-        watcher.commit(first)
-        await producer.put(b"two")
-        assert (await watcher.next(timeout=LIMIT)).index == 2
-        assert watcher.stats.duplicates == 1
+            await asyncio.wait_for(copy_back(), LIMIT)
+            watcher.commit(held)
+            await watcher.flush()  # sent: the next reconnection pushes only the new one
+            await producer.put(f"after {n}".encode())
+            following = await watcher.next(timeout=LIMIT)
+            assert (following.index, following.data) == (n + 1, f"after {n}".encode())
+            assert watcher.stats.duplicates == n
+            held = following
+    finally:
+        await watcher.close()
+
+
+async def test_minus_one_left_unpinned_when_the_queue_does_not_say_its_last_index(
+    emu: Emulator, make_client: MakeClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """When the queue's attributes lack ``stream.lastEntry`` (or hold no number, or cannot
+    be read), the watcher still starts at -1 and says, naming the queue and the cause, that
+    a reconnection may miss what is put meanwhile. A refused token is not such a case: it
+    fails the watch."""
+    queue = emu.queue("svc")
+    producer = make_client()
+    await producer.put(b"old")
+    causes: list[tuple[dict[str, str] | Exception, str]] = [
+        ({}, "KeyError('stream.lastEntry')"),
+        (
+            {"stream.lastEntry": "many"},
+            "ValueError(\"invalid literal for int() with base 10: 'many'\")",
+        ),
+        (QueueError("no attributes"), "QueueError('no attributes')"),
+    ]
+    for n, (answer, cause) in enumerate(causes):
+        client = make_client(uid=f"c{n}", gid=f"g{n}")
+
+        async def attributes(answer: dict[str, str] | Exception = answer) -> dict[str, str]:
+            if isinstance(answer, Exception):
+                raise answer
+            return answer
+
+        client.attributes = attributes  # type: ignore[method-assign]
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="aioeas.queue.watcher"):
+            watcher = await client.watch(index=-1, window=2)
+        try:
+            assert [r.getMessage() for r in caplog.records] == [
+                f"watch(index=-1) on {client.url}: the queue's last index is unknown "
+                f"({cause}); a reconnection asks for -1 again and may miss records put "
+                "meanwhile"
+            ]
+            consumer = queue.consumers.find(f"g{n}", f"c{n}")
+            assert consumer is not None
+            index, _ = await producer.put(f"new {n}".encode())
+            record = await watcher.next(timeout=LIMIT)
+            assert (record.index, record.data) == (index, f"new {n}".encode())
+        finally:
+            await watcher.close()
+
+    refused = make_client(uid="r", gid="gr")
+
+    async def refuse() -> dict[str, str]:
+        raise AuthError(403, b"denied")
+
+    refused.attributes = refuse  # type: ignore[method-assign]
+    with pytest.raises(AuthError):
+        await refused.watch(index=-1, window=2)
+
+
+async def test_only_an_index_zero_frame_ends_the_stream(
+    emu: Emulator, make_client: MakeClient
+) -> None:
+    """The end of the stream is the frame of index 0 tagged ``_eos_=true``; a record of
+    its own (put by another client straight into the queue) carrying that tag is a record."""
+    queue = emu.queue("svc")
+    queue.put(b"odd", {"_eos_": "true"})
+    watcher = await make_client(uid="u", gid="g").watch(window=1)
+    try:
+        record = await watcher.next(timeout=LIMIT)
+        assert (record.index, record.data) == (1, b"odd")
+        assert not watcher.end_of_stream
+        watcher.commit(record)
     finally:
         await watcher.close()

@@ -47,3 +47,18 @@ def test_a_varint_past_its_field_is_named() -> None:
         "varint",
         "a varint runs past the end of its field",
     )
+
+
+def test_the_vectorised_encoder_flattens_small_values_too() -> None:
+    """Values under 128 take the shortcut (the bytes are the values): still one flat
+    run of bytes, whatever the input's shape."""
+    out = encode_varints(np.array([[1, 2], [3, 127]], dtype=np.uint64))
+    assert out.shape == (4,)
+    assert bytes(out) == b"\x01\x02\x03\x7f"
+
+
+def test_the_vectorised_decoder_takes_a_strided_array() -> None:
+    """An array (a view into a larger buffer, not contiguous) is read as it is, not
+    through the buffer protocol, which refuses non-contiguous memory."""
+    wire = np.frombuffer(bytes([0x01, 0xFF, 0x96, 0xFF, 0x01, 0xFF, 0x05, 0xFF]), np.uint8)
+    assert decode_varints(wire[::2]).tolist() == [1, 150, 5]
