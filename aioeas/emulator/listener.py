@@ -36,6 +36,30 @@ BACKLOG = 128
 _HANDLER_ARGS: dict[str, Any] = {"access_log": None, "auto_decompress": False}
 
 
+class _Handler(GatewayRequestHandler):
+    """A connection of one serving period. One that the server accepted just before it
+    stopped (the accept still in flight when the port closed) arrives after the runner's
+    cleanup looked for connections to close: it closes itself, or it would stay open."""
+
+    def __init__(self, *args: Any, serving: _Serving, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._serving = serving
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        if self._serving.stopping:
+            transport.close()
+
+
+class _Serving:
+    """One period between start and stop: whether it is stopping."""
+
+    __slots__ = ("stopping",)
+
+    def __init__(self) -> None:
+        self.stopping = False
+
+
 def url_host(host: str) -> str:
     """The host a client dials for a server bound to ``host`` (a wildcard means loopback)."""
     if host in ("", "0.0.0.0"):
@@ -83,6 +107,7 @@ class Listener:
         self._sock: socket.socket | None = None
         self._runner: web.AppRunner | None = None
         self._server: asyncio.Server | None = None
+        self._serving: _Serving | None = None
         self._starting: asyncio.Task[None] | None = None
 
     @property
@@ -126,11 +151,12 @@ class Listener:
         server = runner.server
         assert server is not None
         loop = asyncio.get_running_loop()
+        serving = self._serving = _Serving()
         try:
             # Our own protocol factory (instead of a web.SockSite): connections are read
             # by the gateway's parser (parsing.py), on this server only.
             self._server = await loop.create_server(
-                lambda: GatewayRequestHandler(server, loop=loop, **_HANDLER_ARGS),
+                lambda: _Handler(server, loop=loop, serving=serving, **_HANDLER_ARGS),
                 sock=self._sock,
                 ssl=self.ssl_context,
                 backlog=BACKLOG,
@@ -151,6 +177,9 @@ class Listener:
         runner, self._runner = self._runner, None
         sock, self._sock = self._sock, None
         server, self._server = self._server, None
+        serving, self._serving = self._serving, None
+        if serving is not None:
+            serving.stopping = True
         if server is not None:
             server.close()  # stop accepting; the runner's cleanup closes the connections
         if runner is not None:
