@@ -629,10 +629,7 @@ class PredictClient(AsyncResource):
             except RequestTimeoutError:
                 # the deadline passed during the wait: what failed last is the news
                 assert last is not None
-                final = _final(last, schedule.attempts, loop.time() - first)
-                if final is last:
-                    raise last from last.__cause__
-                raise final from last.__cause__
+                raise _final(last, schedule.attempts, loop.time() - first) from last.__cause__
             attempt = schedule.begin_attempt()
             backend = discovery.pick(avoid=failed) if discovery is not None else None
             url, resource = self._target(spec, backend, path, query)
