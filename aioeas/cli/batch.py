@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import json
 import re
 import sys
@@ -225,7 +226,8 @@ async def predict_job(job: Job, stop: asyncio.Event) -> Summary:
     else:
         source = RowSource(job.input_path, job.input_format)
     summary = Summary(total=source.count())
-    requests = _Requests(job, source.batches(job.batch_size))
+    batches = source.batches(job.batch_size)
+    requests = _Requests(job, batches)
     if isinstance(source, ArraySource):
         _check_arrays(requests, source)
     writer: Writer = open_writer(job.output_path, job.output_format, lambda: source.columns)
@@ -297,6 +299,8 @@ async def predict_job(job: Job, stop: asyncio.Event) -> Summary:
                 if not work.cancelled() and work.exception() is not None:
                     raise _stopped_by(work.exception(), summary)
     finally:
+        batches.close()  # the input file, closed now whatever stopped the run
+        source.close()
         writer.close()
     return summary
 
@@ -334,7 +338,8 @@ def _check_arrays(requests: _Requests, source: ArraySource) -> None:
     """Every batch of an array file has the same dtypes and row shapes: if the first row
     cannot be made into a request, no batch can. A usage error then, before any request
     (it used to be "50 of 50 rows failed (see w.npz)", the reason hidden in the file)."""
-    first = next(source.batches(1), None)
+    with contextlib.closing(source.batches(1)) as batches:
+        first = next(batches, None)
     if first is None:
         return
     request = requests.request(first)

@@ -19,7 +19,7 @@ import io
 import json
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -178,6 +178,11 @@ class RowSource:
             self._parquet_file = _parquet().ParquetFile(_binary(path))
             self.columns = list(self._parquet_file.schema_arrow.names)
 
+    def close(self) -> None:
+        """Let go of the input file (a Parquet file is held open from the start)."""
+        if self.fmt == "parquet":
+            self._parquet_file.close()
+
     def count(self) -> int | None:
         """How many rows there are (a quick pass; ``None`` for stdin)."""
         if self.path == "-":
@@ -192,20 +197,26 @@ class RowSource:
         with open(self.path, "rb") as fb:
             return sum(1 for line in fb if line.strip())
 
-    def batches(self, size: int) -> Iterator[RowBatch]:
-        """The rows, ``size`` at a time, numbered from 0."""
+    def batches(self, size: int) -> Generator[RowBatch, None, None]:
+        """The rows, ``size`` at a time, numbered from 0. Closing this generator closes the
+        input file at once (not whenever the garbage collector finds it: a run stopped by an
+        error keeps its frames alive in the exception's traceback)."""
         rows: list[Row] = []
         first = 0
-        for row in self._rows():
-            rows.append(row)
-            if len(rows) == size:
+        reader = self._rows()
+        try:
+            for row in reader:
+                rows.append(row)
+                if len(rows) == size:
+                    yield RowBatch(first, rows)
+                    first += size
+                    rows = []
+            if rows:
                 yield RowBatch(first, rows)
-                first += size
-                rows = []
-        if rows:
-            yield RowBatch(first, rows)
+        finally:
+            reader.close()
 
-    def _rows(self) -> Iterator[Row]:
+    def _rows(self) -> Generator[Row, None, None]:
         if self.fmt == "jsonl":
             yield from self._json_rows()
         elif self.fmt == "json":
@@ -349,10 +360,13 @@ class ArraySource:
             )
         self.total = next(iter(lengths.values()))
 
+    def close(self) -> None:
+        """Nothing held: a .npz is read whole, a .npy mapped (the mapping needs no file)."""
+
     def count(self) -> int:
         return self.total
 
-    def batches(self, size: int) -> Iterator[ArrayBatch]:
+    def batches(self, size: int) -> Generator[ArrayBatch, None, None]:
         for first in range(0, self.total, size):
             stop = min(first + size, self.total)
             arrays = {k: np.ascontiguousarray(a[first:stop]) for k, a in self.arrays.items()}
