@@ -99,9 +99,11 @@ class Queue:
         if fn in self._listeners:
             self._listeners.remove(fn)
 
-    async def wait_until(self, predicate: Callable[[], bool], timeout: float | None = 5.0) -> bool:
+    async def wait_until(self, predicate: Callable[[], bool], timeout: float | None = 30.0) -> bool:
         """Wait until ``predicate()`` is true, re-checked after every change; False on
-        timeout (None: no limit). How tests synchronise without sleeping."""
+        timeout (None: no limit). How tests synchronise without sleeping. The timeout is
+        only a guard against a test that would otherwise hang: 30 s, so that a slow or busy
+        machine never reaches it on a wait that will come true."""
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         while not predicate():
