@@ -1,0 +1,360 @@
+"""``OtelInstrument``: the OpenTelemetry side of ``aioeas.client.telemetry``'s seam.
+
+Predict: one CLIENT span per call, ``EAS predict {service}``, current while the call runs,
+so the trace context sent with a try (``propagate.inject``, the configured propagators)
+names it. A call that retries gets a child span per try (``POST``, the HTTP conventions'
+name): the first try's is made when the second starts, from the times and outcome kept
+for it (a call that succeeds at once pays for one span only); tries after the first carry
+their own span's context. Attributes follow the HTTP client conventions; no header is ever
+read, so neither the token nor a signature can reach a span.
+
+Queue: a PRODUCER span per put (``send {queue}``) whose context goes into the record's tags
+(``traceparent``, ``tracestate``: W3C trace context, whatever propagators are configured,
+as tags are stored with the record); a CONSUMER span per record a watcher hands out
+(``receive {queue}``), child of and linked to the context its tags carry (the ambient
+context when they carry none); an ``EAS submit {queue}`` span over an
+``AsyncInference.submit``, from put to result.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import time
+from collections.abc import Callable, Coroutine, MutableMapping
+from typing import Any, TypeVar
+
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
+from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode, Tracer
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from opentelemetry.util.types import AttributeValue
+
+from aioeas.client.endpoints import CustomEndpoint, DirectEndpoint, EndpointSpec, GatewayEndpoint
+from aioeas.otel import names as n
+from aioeas.otel.metrics import Instruments, queue_of
+
+__all__ = ["OtelInstrument", "extract_context"]
+
+T = TypeVar("T")
+
+#: Trace context in queue tags is W3C's alone: tags are stored with the record and shown
+#: to every consumer, so baggage (or any other configured propagator) stays out of them.
+_TAGS_PROPAGATOR = TraceContextTextMapPropagator()
+
+
+def extract_context(tags: MutableMapping[str, str] | dict[str, str]) -> otel_context.Context:
+    """The trace context a record's tags carry (``record.tags``), to parent or link a span
+    of its processing; an empty context when they carry none."""
+    return _TAGS_PROPAGATOR.extract(tags, context=otel_context.Context())
+
+
+def _mode(spec: EndpointSpec | None) -> str:
+    if isinstance(spec, DirectEndpoint):
+        return "direct"
+    if isinstance(spec, GatewayEndpoint):
+        return "gateway"
+    if isinstance(spec, CustomEndpoint):
+        return "custom"
+    return "unknown"
+
+
+class _Try:
+    """One HTTP try of a call: when, where, how it ended, and its span once it has one."""
+
+    __slots__ = (
+        "attrs",
+        "backend",
+        "end_ns",
+        "error",
+        "number",
+        "span",
+        "start",
+        "start_ns",
+        "status",
+        "url",
+    )
+
+    def __init__(
+        self, number: int, url: str, backend: str | None, attrs: dict[str, AttributeValue]
+    ) -> None:
+        self.number = number
+        self.url = url
+        self.backend = backend
+        self.attrs = attrs  # http.request.method, server.address, server.port
+        self.start_ns = time.time_ns()
+        self.start = time.perf_counter()
+        self.end_ns = 0
+        self.status: int | None = None
+        self.error: BaseException | None = None
+        self.span: Span | None = None
+
+
+class _Call:
+    """One predict in flight: its span and its tries (the one open, the first)."""
+
+    __slots__ = ("first", "last", "open", "service", "span", "tries")
+
+    def __init__(self, span: Span, service: str) -> None:
+        self.span = span
+        self.service = service
+        self.tries = 0
+        self.first: _Try | None = None
+        self.open: _Try | None = None
+        self.last: _Try | None = None  # the last try that ended
+
+
+_CALL: contextvars.ContextVar[_Call | None] = contextvars.ContextVar(
+    "aioeas_otel_call", default=None
+)
+
+
+class OtelInstrument:
+    """Implements ``aioeas.client.telemetry.Instrument`` with a tracer and instruments."""
+
+    def __init__(self, tracer: Tracer, instruments: Instruments) -> None:
+        self._tracer = tracer
+        self._m = instruments
+
+    def close(self) -> None:
+        """Stop reporting what is read at collection time (the watchers in hand)."""
+        self._m.closed = True
+        self._m.watchers.clear()
+
+    # -- predict --------------------------------------------------------------------------
+
+    async def predict(
+        self, service: str, spec: EndpointSpec | None, send: Coroutine[Any, Any, bytes]
+    ) -> bytes:
+        span = self._tracer.start_span(
+            f"EAS predict {service}" if service else "EAS predict",  # custom URL: none
+            kind=SpanKind.CLIENT,
+            attributes={
+                n.HTTP_REQUEST_METHOD: "POST",
+                n.SERVICE: service,
+                n.ENDPOINT_MODE: _mode(spec),
+            },
+        )
+        call = _Call(span, service)
+        reset = _CALL.set(call)
+        attached = otel_context.attach(trace.set_span_in_context(span))
+        error: BaseException | None = None
+        try:
+            return await send
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            otel_context.detach(attached)
+            _CALL.reset(reset)
+            if call.open is not None:  # cancelled (or failed) with a try in flight
+                self.attempt_end(None, error, call)
+            span.set_attribute(n.ATTEMPTS, call.tries)
+            if error is not None:
+                status = call.last.status if call.last is not None else None
+                span.set_attribute(n.ERROR_TYPE, n.error_type(status, error) or "_OTHER")
+                span.set_status(Status(StatusCode.ERROR, type(error).__qualname__))
+            span.end()
+
+    def attempt(
+        self, attempt: int, url: str, backend: str | None, headers: MutableMapping[str, str]
+    ) -> None:
+        call = _CALL.get()
+        if call is None:  # instrumented after this call began
+            return
+        address, port = n.server_of(url, backend)
+        attrs: dict[str, AttributeValue] = {
+            n.HTTP_REQUEST_METHOD: "POST",
+            n.SERVER_ADDRESS: address,
+            n.SERVER_PORT: port,
+        }
+        this = _Try(attempt, url, backend, attrs)
+        call.tries, call.open = attempt, this
+        where: dict[str, AttributeValue] = {
+            n.SERVER_ADDRESS: address,
+            n.SERVER_PORT: port,
+            n.URL_FULL: n.url_without_credentials(url),
+        }
+        if backend is not None:
+            where[n.BACKEND] = backend
+        call.span.set_attributes(where)  # the call's span shows the last try's
+        if attempt == 1:
+            call.first = this
+            propagate.inject(headers)  # the call's span is current
+        else:
+            first = call.first
+            if first is not None and first.span is None:
+                first.span = self._try_span(call, first)
+                self._end_try_span(first)
+            this.span = self._try_span(call, this)
+            propagate.inject(headers, context=trace.set_span_in_context(this.span))
+            last = call.last
+            failed = n.error_type(last.status, last.error) if last is not None else None
+            self._m.retries.add(1, {n.SERVICE: call.service, n.ERROR_TYPE: failed or "_OTHER"})
+        self._m.active_requests.add(1, attrs)
+
+    def _try_span(self, call: _Call, this: _Try) -> Span:
+        attrs: dict[str, AttributeValue] = {
+            **this.attrs,
+            n.URL_FULL: n.url_without_credentials(this.url),
+            n.ATTEMPT: this.number,
+            n.SERVICE: call.service,
+        }
+        if this.number > 1:
+            attrs[n.HTTP_REQUEST_RESEND_COUNT] = this.number - 1
+        if this.backend is not None:
+            attrs[n.BACKEND] = this.backend
+        return self._tracer.start_span(
+            "POST",
+            context=trace.set_span_in_context(call.span),
+            kind=SpanKind.CLIENT,
+            attributes=attrs,
+            start_time=this.start_ns,
+        )
+
+    @staticmethod
+    def _end_try_span(this: _Try) -> None:
+        span = this.span
+        if span is None:
+            return
+        if this.status is not None:
+            span.set_attribute(n.HTTP_RESPONSE_STATUS_CODE, this.status)
+        kind = n.error_type(this.status, this.error)
+        if kind is not None:
+            span.set_attribute(n.ERROR_TYPE, kind)
+            span.set_status(Status(StatusCode.ERROR))
+        span.end(end_time=this.end_ns or None)
+
+    def attempt_end(
+        self, status: int | None, error: BaseException | None, call: _Call | None = None
+    ) -> None:
+        call = call or _CALL.get()
+        this = call.open if call is not None else None
+        if call is None or this is None:
+            return
+        call.open, call.last = None, this
+        this.end_ns = time.time_ns()
+        this.status, this.error = status, error
+        self._m.active_requests.add(-1, this.attrs)
+        attrs = dict(this.attrs)
+        attrs[n.SERVICE] = call.service
+        if status is not None:
+            attrs[n.HTTP_RESPONSE_STATUS_CODE] = status
+            call.span.set_attribute(n.HTTP_RESPONSE_STATUS_CODE, status)
+        kind = n.error_type(status, error)
+        if kind is not None:
+            attrs[n.ERROR_TYPE] = kind
+        self._m.request_duration.record(time.perf_counter() - this.start, attrs)
+        self._end_try_span(this)
+
+    def discovered(self, service: str, backends: int, ok: bool) -> None:
+        outcome = "success" if ok else "failure"
+        self._m.discovery_refreshes.add(1, {n.SERVICE: service, n.DISCOVERY_OUTCOME: outcome})
+        self._m.discovery_backends.set(backends, {n.SERVICE: service})
+
+    # -- queue ----------------------------------------------------------------------------
+
+    def _queue_attrs(self, queue: str, operation: str, kind: str) -> dict[str, AttributeValue]:
+        return {
+            n.MESSAGING_SYSTEM: n.MESSAGING_SYSTEM_VALUE,
+            n.MESSAGING_DESTINATION_NAME: queue,
+            n.MESSAGING_OPERATION_NAME: operation,
+            n.MESSAGING_OPERATION_TYPE: kind,
+        }
+
+    async def queue_put(
+        self,
+        queue: str,
+        tags: dict[str, str],
+        send: Callable[[dict[str, str]], Coroutine[Any, Any, T]],
+    ) -> T:
+        attrs = self._queue_attrs(queue, "put", "send")
+        started = time.perf_counter()
+        with self._tracer.start_as_current_span(
+            f"send {queue}",
+            kind=SpanKind.PRODUCER,
+            attributes=attrs,
+            record_exception=False,
+            set_status_on_exception=False,
+        ) as span:
+            _TAGS_PROPAGATOR.inject(tags)
+            try:
+                result = await send(tags)
+            except BaseException as exc:
+                span.set_attribute(n.ERROR_TYPE, type(exc).__qualname__)
+                span.set_status(Status(StatusCode.ERROR, type(exc).__qualname__))
+                self._m.operation_duration.record(
+                    time.perf_counter() - started, {**attrs, n.ERROR_TYPE: type(exc).__qualname__}
+                )
+                raise
+            index, request_id = getattr(result, "index", None), getattr(result, "request_id", None)
+            span.set_attribute(n.MESSAGING_MESSAGE_ID, str(index))
+            if request_id:
+                span.set_attribute(n.REQUEST_ID, request_id)
+        self._m.operation_duration.record(time.perf_counter() - started, attrs)
+        self._m.sent_messages.add(1, attrs)
+        return result
+
+    async def submit(self, queue: str, send: Coroutine[Any, Any, T]) -> T:
+        attrs = self._queue_attrs(queue, "submit", "send")
+        with self._tracer.start_as_current_span(
+            f"EAS submit {queue}",
+            kind=SpanKind.CLIENT,
+            attributes=attrs,
+            record_exception=False,
+            set_status_on_exception=False,
+        ) as span:
+            try:
+                record = await send
+            except BaseException as exc:
+                span.set_attribute(n.ERROR_TYPE, type(exc).__qualname__)
+                span.set_status(Status(StatusCode.ERROR, type(exc).__qualname__))
+                raise
+            request_id = getattr(record, "request_id", None)
+            if request_id:
+                span.set_attribute(n.REQUEST_ID, request_id)
+            span.set_attribute(n.RESULT_INDEX, int(getattr(record, "index", 0)))
+            return record
+
+    def watching(self, watcher: Any) -> None:
+        self._m.watchers.add(watcher)
+
+    def received(self, watcher: Any, record: Any) -> None:
+        self._m.watchers.add(watcher)
+        queue = queue_of(watcher)
+        attrs = self._queue_attrs(queue, "receive", "receive")
+        group = getattr(watcher._client, "gid", None)
+        if isinstance(group, str):
+            attrs[n.MESSAGING_CONSUMER_GROUP_NAME] = group
+        self._m.consumed_messages.add(1, attrs)
+        attrs[n.MESSAGING_MESSAGE_ID] = str(record.index)
+        creation = trace.get_current_span(extract_context(record.tags)).get_span_context()
+        parent: otel_context.Context | None = None
+        links: list[Link] = []
+        if creation.is_valid:
+            parent = trace.set_span_in_context(trace.NonRecordingSpan(creation))
+            links.append(Link(creation))
+        span = self._tracer.start_span(
+            f"receive {queue}",
+            context=parent,
+            kind=SpanKind.CONSUMER,
+            attributes=attrs,
+            links=links,
+        )
+        span.end()
+
+    def committed(
+        self, watcher: Any, records: int, seconds: float, error: BaseException | None
+    ) -> None:
+        attrs = self._queue_attrs(queue_of(watcher), "commit", "settle")
+        if error is not None:
+            attrs[n.ERROR_TYPE] = type(error).__qualname__
+        self._m.operation_duration.record(seconds, attrs)
+
+    def reconnected(self, watcher: Any) -> None:
+        self._m.reconnects.add(
+            1,
+            {
+                n.MESSAGING_SYSTEM: n.MESSAGING_SYSTEM_VALUE,
+                n.MESSAGING_DESTINATION_NAME: queue_of(watcher),
+            },
+        )
