@@ -72,7 +72,6 @@ class Instruments:
             description="Watcher connections lost and made again.",
         )
         self.watchers: weakref.WeakSet[Any] = weakref.WeakSet()
-        self.closed = False
         meter.create_observable_up_down_counter(
             n.WATCHER_IN_HAND,
             callbacks=[self._in_hand],
@@ -81,8 +80,7 @@ class Instruments:
         )
 
     def _in_hand(self, options: CallbackOptions) -> Iterable[Observation]:
-        if self.closed:  # uninstrumented: the meter keeps the callback, it reports nothing
-            return []
+        # (uninstrumented, the meter keeps this callback: the set is empty then)
         totals: dict[str, int] = {}
         for watcher in list(self.watchers):
             if not watcher.closed:

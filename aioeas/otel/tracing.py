@@ -117,7 +117,6 @@ class OtelInstrument:
 
     def close(self) -> None:
         """Stop reporting what is read at collection time (the watchers in hand)."""
-        self._m.closed = True
         self._m.watchers.clear()
 
     # -- predict --------------------------------------------------------------------------
