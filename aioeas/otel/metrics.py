@@ -32,8 +32,13 @@ class Instruments:
             description="Duration of each HTTP try of a predict.",
             explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
         )
-        self.active_requests = meter.create_up_down_counter(
+        #: Tries in flight by (server.address, server.port): counted here, in a dict, and
+        #: read when metrics are collected (an SDK call per change would cost a predict
+        #: two more attribute-set lookups; the exported data is the same up-down sum).
+        self.active: dict[tuple[str, int], int] = {}
+        meter.create_observable_up_down_counter(
             n.HTTP_CLIENT_ACTIVE_REQUESTS,
+            callbacks=[self._active],
             unit="{request}",
             description="Predict tries sent and not answered yet.",
         )
@@ -78,6 +83,15 @@ class Instruments:
             unit="{record}",
             description="Records a watcher received and its consumer has not committed.",
         )
+
+    def _active(self, options: CallbackOptions) -> Iterable[Observation]:
+        return [
+            Observation(
+                count,
+                {n.HTTP_REQUEST_METHOD: "POST", n.SERVER_ADDRESS: host, n.SERVER_PORT: port},
+            )
+            for (host, port), count in list(self.active.items())
+        ]
 
     def _in_hand(self, options: CallbackOptions) -> Iterable[Observation]:
         # (uninstrumented, the meter keeps this callback: the set is empty then)

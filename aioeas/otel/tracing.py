@@ -62,11 +62,12 @@ class _Try:
     """One HTTP try of a call: when, where, how it ended, and its span once it has one."""
 
     __slots__ = (
-        "attrs",
+        "address",
         "backend",
         "end_ns",
         "error",
         "number",
+        "port",
         "span",
         "start",
         "start_ns",
@@ -74,13 +75,12 @@ class _Try:
         "url",
     )
 
-    def __init__(
-        self, number: int, url: str, backend: str | None, attrs: dict[str, AttributeValue]
-    ) -> None:
+    def __init__(self, number: int, url: str, backend: str | None, address: str, port: int) -> None:
         self.number = number
         self.url = url
         self.backend = backend
-        self.attrs = attrs  # http.request.method, server.address, server.port
+        self.address = address
+        self.port = port
         self.start_ns = time.time_ns()
         self.start = time.perf_counter()
         self.end_ns = 0
@@ -90,17 +90,36 @@ class _Try:
 
 
 class _Call:
-    """One predict in flight: its span and its tries (the one open, the first)."""
+    """One predict in flight: its span (made when its first try starts, with every
+    attribute then known: one pass of the SDK's attribute checks), and its tries."""
 
-    __slots__ = ("first", "last", "open", "service", "span", "tries")
+    __slots__ = (
+        "attached",
+        "first",
+        "last",
+        "mode",
+        "open",
+        "service",
+        "span",
+        "start_ns",
+        "tries",
+    )
 
-    def __init__(self, span: Span, service: str) -> None:
-        self.span = span
+    def __init__(self, service: str, mode: str) -> None:
         self.service = service
+        self.mode = mode
+        self.start_ns = time.time_ns()
+        self.span: Span | None = None
+        #: the token of the context made current with the span, detached when it ends
+        self.attached: contextvars.Token[otel_context.Context] | None = None
         self.tries = 0
         self.first: _Try | None = None
         self.open: _Try | None = None
         self.last: _Try | None = None  # the last try that ended
+
+    @property
+    def name(self) -> str:
+        return f"EAS predict {self.service}" if self.service else "EAS predict"  # custom URL
 
 
 _CALL: contextvars.ContextVar[_Call | None] = contextvars.ContextVar(
@@ -116,26 +135,17 @@ class OtelInstrument:
         self._m = instruments
 
     def close(self) -> None:
-        """Stop reporting what is read at collection time (the watchers in hand)."""
+        """Stop reporting what is read at collection time (watchers, requests)."""
         self._m.watchers.clear()
+        self._m.active.clear()
 
     # -- predict --------------------------------------------------------------------------
 
     async def predict(
         self, service: str, spec: EndpointSpec | None, send: Coroutine[Any, Any, bytes]
     ) -> bytes:
-        span = self._tracer.start_span(
-            f"EAS predict {service}" if service else "EAS predict",  # custom URL: none
-            kind=SpanKind.CLIENT,
-            attributes={
-                n.HTTP_REQUEST_METHOD: "POST",
-                n.SERVICE: service,
-                n.ENDPOINT_MODE: _mode(spec),
-            },
-        )
-        call = _Call(span, service)
+        call = _Call(service, _mode(spec))
         reset = _CALL.set(call)
-        attached = otel_context.attach(trace.set_span_in_context(span))
         error: BaseException | None = None
         try:
             return await send
@@ -143,16 +153,36 @@ class OtelInstrument:
             error = exc
             raise
         finally:
-            otel_context.detach(attached)
+            if call.attached is not None:
+                otel_context.detach(call.attached)
             _CALL.reset(reset)
             if call.open is not None:  # cancelled (or failed) with a try in flight
                 self.attempt_end(None, error, call)
-            span.set_attribute(n.ATTEMPTS, call.tries)
-            if error is not None:
-                status = call.last.status if call.last is not None else None
-                span.set_attribute(n.ERROR_TYPE, n.error_type(status, error) or "_OTHER")
-                span.set_status(Status(StatusCode.ERROR, type(error).__qualname__))
-            span.end()
+            self._end_call(call, error)
+
+    def _end_call(self, call: _Call, error: BaseException | None) -> None:
+        span = call.span
+        if span is None:  # no try was made (discovery never answered, say)
+            span = self._tracer.start_span(
+                call.name,
+                kind=SpanKind.CLIENT,
+                attributes={
+                    n.HTTP_REQUEST_METHOD: "POST",
+                    n.SERVICE: call.service,
+                    n.ENDPOINT_MODE: call.mode,
+                },
+                start_time=call.start_ns,
+            )
+        last = call.last
+        status = last.status if last is not None else None
+        attrs: dict[str, AttributeValue] = {n.ATTEMPTS: call.tries}
+        if status is not None:
+            attrs[n.HTTP_RESPONSE_STATUS_CODE] = status
+        if error is not None:
+            attrs[n.ERROR_TYPE] = n.error_type(status, error) or "_OTHER"
+            span.set_status(Status(StatusCode.ERROR, type(error).__qualname__))
+        span.set_attributes(attrs)
+        span.end()
 
     def attempt(
         self, attempt: int, url: str, backend: str | None, headers: MutableMapping[str, str]
@@ -161,13 +191,9 @@ class OtelInstrument:
         if call is None:  # instrumented after this call began
             return
         address, port = n.server_of(url, backend)
-        attrs: dict[str, AttributeValue] = {
-            n.HTTP_REQUEST_METHOD: "POST",
-            n.SERVER_ADDRESS: address,
-            n.SERVER_PORT: port,
-        }
-        this = _Try(attempt, url, backend, attrs)
+        this = _Try(attempt, url, backend, address, port)
         call.tries, call.open = attempt, this
+        self._m.active[address, port] = self._m.active.get((address, port), 0) + 1
         where: dict[str, AttributeValue] = {
             n.SERVER_ADDRESS: address,
             n.SERVER_PORT: port,
@@ -175,25 +201,37 @@ class OtelInstrument:
         }
         if backend is not None:
             where[n.BACKEND] = backend
-        call.span.set_attributes(where)  # the call's span shows the last try's
+        span, context = call.span, None
+        if span is None:
+            where[n.HTTP_REQUEST_METHOD] = "POST"
+            where[n.SERVICE] = call.service
+            where[n.ENDPOINT_MODE] = call.mode
+            span = call.span = self._tracer.start_span(
+                call.name, kind=SpanKind.CLIENT, attributes=where, start_time=call.start_ns
+            )
+            context = trace.set_span_in_context(span)
+            call.attached = otel_context.attach(context)  # current until the call ends
+        else:
+            span.set_attributes(where)  # the call's span shows the last try's
         if attempt == 1:
             call.first = this
-            propagate.inject(headers)  # the call's span is current
-        else:
-            first = call.first
-            if first is not None and first.span is None:
-                first.span = self._try_span(call, first)
-                self._end_try_span(first)
-            this.span = self._try_span(call, this)
-            propagate.inject(headers, context=trace.set_span_in_context(this.span))
-            last = call.last
-            failed = n.error_type(last.status, last.error) if last is not None else None
-            self._m.retries.add(1, {n.SERVICE: call.service, n.ERROR_TYPE: failed or "_OTHER"})
-        self._m.active_requests.add(1, attrs)
+            propagate.inject(headers, context=context)
+            return
+        first = call.first
+        if first is not None and first.span is None:
+            first.span = self._try_span(call, first)
+            self._end_try_span(first)
+        this.span = self._try_span(call, this)
+        propagate.inject(headers, context=trace.set_span_in_context(this.span))
+        last = call.last
+        failed = n.error_type(last.status, last.error) if last is not None else None
+        self._m.retries.add(1, {n.SERVICE: call.service, n.ERROR_TYPE: failed or "_OTHER"})
 
     def _try_span(self, call: _Call, this: _Try) -> Span:
         attrs: dict[str, AttributeValue] = {
-            **this.attrs,
+            n.HTTP_REQUEST_METHOD: "POST",
+            n.SERVER_ADDRESS: this.address,
+            n.SERVER_PORT: this.port,
             n.URL_FULL: n.url_without_credentials(this.url),
             n.ATTEMPT: this.number,
             n.SERVICE: call.service,
@@ -202,6 +240,7 @@ class OtelInstrument:
             attrs[n.HTTP_REQUEST_RESEND_COUNT] = this.number - 1
         if this.backend is not None:
             attrs[n.BACKEND] = this.backend
+        assert call.span is not None
         return self._tracer.start_span(
             "POST",
             context=trace.set_span_in_context(call.span),
@@ -215,12 +254,14 @@ class OtelInstrument:
         span = this.span
         if span is None:
             return
+        attrs: dict[str, AttributeValue] = {}
         if this.status is not None:
-            span.set_attribute(n.HTTP_RESPONSE_STATUS_CODE, this.status)
+            attrs[n.HTTP_RESPONSE_STATUS_CODE] = this.status
         kind = n.error_type(this.status, this.error)
         if kind is not None:
-            span.set_attribute(n.ERROR_TYPE, kind)
+            attrs[n.ERROR_TYPE] = kind
             span.set_status(Status(StatusCode.ERROR))
+        span.set_attributes(attrs)
         span.end(end_time=this.end_ns or None)
 
     def attempt_end(
@@ -233,12 +274,18 @@ class OtelInstrument:
         call.open, call.last = None, this
         this.end_ns = time.time_ns()
         this.status, this.error = status, error
-        self._m.active_requests.add(-1, this.attrs)
-        attrs = dict(this.attrs)
-        attrs[n.SERVICE] = call.service
+        key = (this.address, this.port)
+        active = self._m.active
+        if key in active:  # (not after uninstrument() cleared it)
+            active[key] -= 1
+        attrs: dict[str, AttributeValue] = {
+            n.HTTP_REQUEST_METHOD: "POST",
+            n.SERVER_ADDRESS: this.address,
+            n.SERVER_PORT: this.port,
+            n.SERVICE: call.service,
+        }
         if status is not None:
             attrs[n.HTTP_RESPONSE_STATUS_CODE] = status
-            call.span.set_attribute(n.HTTP_RESPONSE_STATUS_CODE, status)
         kind = n.error_type(status, error)
         if kind is not None:
             attrs[n.ERROR_TYPE] = kind

@@ -12,9 +12,17 @@ import json
 from typing import Any
 
 import pytest
+from opentelemetry import trace
 from opentelemetry.trace import SpanKind, StatusCode
 
-from aioeas import ENDPOINT_TYPE_DIRECT, PredictClient, RetryPolicy, ServiceError, StringRequest
+from aioeas import (
+    ENDPOINT_TYPE_DIRECT,
+    Hooks,
+    PredictClient,
+    RetryPolicy,
+    ServiceError,
+    StringRequest,
+)
 from aioeas.emulator import Emulator, Reject, current_call
 from aioeas.otel import names as n
 from tests.otel.conftest import Otel, points
@@ -158,9 +166,14 @@ async def test_one_try_is_one_span_and_gateway_attributes(otel: Otel) -> None:
     seen = Seen(fail=0)
     async with Emulator(token=TOKEN, builtins=False) as emu:
         emu.add_service("g", seen)
-        async with PredictClient(emu.url, "g", token=TOKEN) as client:
+        # what runs during the call (a hook; aiohttp's own instrumentation) is in its span
+        current: list[trace.Span] = []
+        hooks = Hooks(on_end=lambda _: current.append(trace.get_current_span()))
+        async with PredictClient(emu.url, "g", token=TOKEN, hooks=hooks) as client:
             await client.predict(StringRequest("x"), query={"user": "private-value"})
+        assert trace.get_current_span() is trace.INVALID_SPAN  # and nothing after it
     [call] = otel.spans()
+    assert [s.get_span_context() for s in current] == [call.context]
     assert call.name == "EAS predict g"
     assert call.attributes[n.ENDPOINT_MODE] == "gateway"
     assert call.attributes[n.ATTEMPTS] == 1
