@@ -7,6 +7,7 @@ the HTTP conventions' attributes, and the metrics. No secret anywhere.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 from typing import Any
@@ -205,3 +206,34 @@ async def test_a_failed_call_has_error_type_and_raw_token_stays_out(otel: Otel) 
     assert call.attributes[n.ATTEMPTS] == 3
     assert len(otel.spans("POST")) == 3
     _no_secret(otel, [TOKEN])
+
+
+async def test_a_cancelled_call_ends_its_spans_and_its_request_count(otel: Otel) -> None:
+    arrived, release = asyncio.Event(), asyncio.Event()
+
+    async def slow(body: bytes) -> bytes:
+        arrived.set()
+        await release.wait()
+        return body
+
+    async with Emulator(token=TOKEN, builtins=False) as emu:
+        emu.add_service("slow", slow)
+        async with PredictClient(emu.url, "slow", token=TOKEN) as client:
+            task = asyncio.create_task(client.predict(StringRequest("x")))
+            await arrived.wait()
+            [active] = otel.metrics()[n.HTTP_CLIENT_ACTIVE_REQUESTS]
+            assert active.value == 1
+            assert otel.spans() == []  # in flight
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            release.set()
+    [call] = otel.spans()
+    assert call.attributes[n.ERROR_TYPE] == "CancelledError"
+    assert call.status.status_code is StatusCode.ERROR
+    assert call.attributes[n.ATTEMPTS] == 1
+    [active] = otel.metrics()[n.HTTP_CLIENT_ACTIVE_REQUESTS]
+    assert active.value == 0
+    [duration] = otel.metrics()[n.HTTP_CLIENT_REQUEST_DURATION]
+    assert duration.count == 1
+    assert duration.attributes[n.ERROR_TYPE] == "CancelledError"
