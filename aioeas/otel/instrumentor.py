@@ -42,8 +42,11 @@ class AioeasInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # untyped bas
     """
 
     def instrumentation_dependencies(self) -> Collection[str]:
-        """The instrumented library: aioeas itself (checked against what is installed)."""
-        return ("aioeas >= 0.1",)
+        """None to check: the instrumented library is the one this ships in, so it is
+        there, at the same version. (Naming ``aioeas`` would make ``instrument()`` look
+        for its installed metadata and quietly do nothing when aioeas runs from a source
+        tree on ``PYTHONPATH``.)"""
+        return ()
 
     def _instrument(self, **kwargs: Any) -> None:
         tracer = trace.get_tracer(

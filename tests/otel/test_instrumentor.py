@@ -125,3 +125,9 @@ def test_importing_aioeas_does_not_import_opentelemetry() -> None:
         "assert not loaded, loaded\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, timeout=120)
+
+
+def test_instrument_needs_no_installed_metadata() -> None:
+    """It ships in the library it instruments: nothing to check against what pip knows
+    (aioeas run from a source tree, unlisted, is instrumented all the same)."""
+    assert list(AioeasInstrumentor().instrumentation_dependencies()) == []
