@@ -15,6 +15,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from aioeas.client import telemetry as _telemetry
 from aioeas.client.config import DiscoveryConfig, Timeout
 from aioeas.client.endpoints import discovery_url
 from aioeas.client.transport import Transport
@@ -143,6 +144,8 @@ class Discovery:
             self._last_error = None
             if self._ready is not None and not self._ready.done():
                 self._ready.set_result(None)
+            if _telemetry.active is not None:
+                _telemetry.active.discovered(self._service, len(self._wrr), True)
             return True
         self._last_error = "; ".join(errors)
         _log.warning(
@@ -151,6 +154,8 @@ class Discovery:
             len(self._wrr),
             self._last_error,
         )
+        if _telemetry.active is not None:
+            _telemetry.active.discovered(self._service, len(self._wrr), False)
         return False
 
     async def wait_ready(self) -> None:

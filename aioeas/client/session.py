@@ -36,6 +36,7 @@ from typing import Literal, Protocol, TypeVar, overload
 import aiohttp
 
 from aioeas.client import compression as _compression
+from aioeas.client import telemetry as _telemetry
 from aioeas.client.auth import DEFAULT_CONTENT_TYPE, Signer
 from aioeas.client.checks import (
     check_header_value,
@@ -457,7 +458,7 @@ class PredictClient(AsyncResource):
             headers = check_headers(headers)
         if self._state is not State.OPEN:
             self._open()
-        return await self._send(
+        send = self._send(
             data,
             content_type=content_type,
             path=path,
@@ -467,6 +468,8 @@ class PredictClient(AsyncResource):
             policy=policy,
             idempotent=idempotent,
         )
+        tel = _telemetry.active  # None unless instrumented (aioeas.otel)
+        return await (send if tel is None else tel.predict(self._service_name, self._spec, send))
 
     @overload
     def predict_many(
@@ -622,6 +625,7 @@ class PredictClient(AsyncResource):
         failed: Backend | None = None
         last: EASError | None = None
         service, hooks = self._service_name, self._hooks
+        tel = _telemetry.active
         first = loop.time()
         while True:
             try:
@@ -638,6 +642,8 @@ class PredictClient(AsyncResource):
             request_headers = self._request_headers(
                 body, resource=resource, content_type=content_type, call_headers=headers
             )
+            if tel is not None:  # trace context: after signing, which does not cover it
+                tel.attempt(attempt, shown, where, request_headers)
             if hooks.on_start is not None:
                 hooks.emit(AttemptStart(service, attempt, shown, where))
             started = loop.time()
@@ -657,6 +663,8 @@ class PredictClient(AsyncResource):
                         AttemptEnd(service, attempt, shown, where, loop.time() - started, None, exc)
                     )
                 raise
+            if tel is not None:
+                tel.attempt_end(status, error)
             if hooks.on_end is not None:
                 hooks.emit(
                     AttemptEnd(service, attempt, shown, where, loop.time() - started, status, error)

@@ -48,6 +48,7 @@ from typing import Literal, NamedTuple
 
 import aiohttp
 
+from aioeas.client import telemetry as _telemetry
 from aioeas.client.checks import check_header_value
 from aioeas.client.config import PoolLimits, Timeout
 from aioeas.client.lifecycle import AsyncResource, State
@@ -320,13 +321,23 @@ class QueueClient(AsyncResource):
             proto.check_index(priority, what="priority")
             if self._identity.priority_header is not None:
                 headers_extra[self._identity.priority_header] = str(priority)
+        tel = _telemetry.active  # None unless instrumented (aioeas.otel)
+        if tel is not None:  # it may add the trace context to the tags
+            return await tel.queue_put(
+                self._queue_name, checked, lambda t: self._put(body, t, priority, headers_extra)
+            )
+        return await self._put(body, checked, priority, headers_extra)
+
+    async def _put(
+        self, body: bytes, checked: dict[str, str], priority: int | None, extra: dict[str, str]
+    ) -> PutResult:
         try:
             resp = await self._call(
                 "POST",
                 proto.put_query(checked, priority),
                 body=body,
                 mode="unsent",
-                extra=headers_extra,
+                extra=extra,
             )
         except AuthError:
             raise

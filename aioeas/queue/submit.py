@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextvars
 import logging
 from collections.abc import Mapping
 from types import EllipsisType
@@ -46,6 +47,7 @@ from typing import Any
 
 import aiohttp
 
+from aioeas.client import telemetry as _telemetry
 from aioeas.client.config import PoolLimits, Timeout
 from aioeas.client.lifecycle import AsyncResource
 from aioeas.client.retry import RetryPolicy
@@ -188,7 +190,11 @@ class AsyncInference(AsyncResource):
             await self.inputs.init()
             await self.sink.init()
             self._watcher = await self.sink.watch(index=0, window=self._window)
-            self._dispatcher = asyncio.create_task(self._dispatch(), name="aioeas-sink")
+            # In a context of its own: the task serves every submit, and would otherwise
+            # run in a copy of the first one's (its trace span, say, parenting them all).
+            self._dispatcher = contextvars.Context().run(
+                asyncio.create_task, self._dispatch(), name="aioeas-sink"
+            )
 
     async def submit(
         self,
@@ -207,6 +213,17 @@ class AsyncInference(AsyncResource):
         """
         wait = self.timeout if isinstance(timeout, EllipsisType) else timeout
         _check_timeout(wait)
+        tel = _telemetry.active  # None unless instrumented (aioeas.otel)
+        if tel is not None:
+            return await tel.submit(self.inputs.queue_name, self._submit(data, tags, wait))
+        return await self._submit(data, tags, wait)
+
+    async def _submit(
+        self,
+        data: bytes | bytearray | memoryview | str,
+        tags: Mapping[str, str] | None,
+        wait: float | None,
+    ) -> QueueRecord:
         await self.start()
         if self._failure is not None:
             raise self._failure

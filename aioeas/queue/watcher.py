@@ -47,6 +47,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
+from aioeas.client import telemetry as _telemetry
 from aioeas.codecs.frames import decode_frame
 from aioeas.errors import (
     AuthError,
@@ -349,6 +350,8 @@ class Watcher:
             self._committer = asyncio.create_task(
                 self._commit_loop(), name="aioeas-watch-committer"
             )
+            if _telemetry.active is not None:
+                _telemetry.active.watching(self)
         return self
 
     def __await__(self) -> Generator[None, None, Watcher]:
@@ -416,6 +419,8 @@ class Watcher:
             raise StopAsyncIteration from None
         self._delivery.hand_over(record.index)
         self.stats.delivered += 1
+        if _telemetry.active is not None:
+            _telemetry.active.received(self, record)
         return record
 
     async def next(self, timeout: float | None = None) -> QueueRecord:
@@ -520,7 +525,6 @@ class Watcher:
 
     async def _commit_loop(self) -> None:
         loop = asyncio.get_running_loop()
-        client = self._client
         failures = 0
         while True:
             due = self._batcher.due_at()
@@ -538,7 +542,7 @@ class Watcher:
             batch = self._batcher.take(now)
             self._inflight = tuple(batch)
             try:
-                await client._call("PUT", proto.commit_query(batch))
+                await self._commit_request(batch)
             except ServiceError as exc:
                 if exc.status < 500:
                     self._inflight = ()
@@ -559,6 +563,20 @@ class Watcher:
                 self._inflight = ()
             if failures:
                 await asyncio.sleep(self.reconnect_policy.delay(failures + 1, 0.5))
+
+    async def _commit_request(self, batch: list[int]) -> None:
+        tel = _telemetry.active  # None unless instrumented (aioeas.otel): the request alone
+        if tel is None:
+            await self._client._call("PUT", proto.commit_query(batch))
+            return
+        loop = asyncio.get_running_loop()
+        sent = loop.time()
+        try:
+            await self._client._call("PUT", proto.commit_query(batch))
+        except BaseException as exc:
+            tel.committed(self, len(batch), loop.time() - sent, exc)
+            raise
+        tel.committed(self, len(batch), loop.time() - sent, None)
 
     # -- reading -----------------------------------------------------------------------
 
@@ -621,6 +639,8 @@ class Watcher:
                 continue
             self._conn = conn
             self.stats.reconnects += 1
+            if _telemetry.active is not None:
+                _telemetry.active.reconnected(self)
             _log.debug("watch on %s reconnected after %d tries", self._client.url, attempts)
             return conn
 

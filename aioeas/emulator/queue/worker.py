@@ -4,8 +4,9 @@ It watches the input queue as consumer ``eas-worker.instance`` with window = con
 hands each record's body to the processor (a Python callable, or a predict service of the
 same emulator by name), writes a non-empty answer to the sink tagged ``requestId`` = the
 input's request id (plus ``lastCode`` = the status when the processor failed, the error
-text being the body), and commits the input record. It takes no input while the sink is
-full, and a result that finds the sink full waits for room: nothing is dropped.
+text being the body, and the input's trace context tags), and commits the input record.
+It takes no input while the sink is full, and a result that finds the sink full waits
+for room: nothing is dropped.
 """
 
 from __future__ import annotations
@@ -24,6 +25,12 @@ from aioeas.emulator.services import Service
 __all__ = ["WORKER_GROUP", "WORKER_UID", "Processor", "Worker"]
 
 log = logging.getLogger("aioeas.emulator.queue")
+
+#: Tags copied from an input record to its result: W3C trace context (``traceparent``,
+#: ``tracestate``), so a trace runs from the producer through the worker to the result's
+#: consumer. (How EAS's own framework treats these tags is not documented; see the
+#: observability guide.)
+TRACE_TAGS = frozenset({"traceparent", "tracestate"})
 
 #: The worker's identity on the input queue (``consumers.list`` shows ``eas-worker.instance``).
 WORKER_GROUP = "eas-worker"
@@ -150,6 +157,7 @@ class Worker:
             self.failed += 1
         if body:
             tags = {"requestId": record.request_id}
+            tags.update((k, v) for k, v in record.tags.items() if k in TRACE_TAGS)
             if status != 200:
                 tags["lastCode"] = str(status)
             await self._write(body, tags)
