@@ -458,14 +458,14 @@ def parse_search(body: bytes) -> SearchResult:
     if not isinstance(value, dict):
         raise DecodeError("the search answer", "not a JSON object", body)
     try:
-        wait = int(value.get("WaitCount", 0) or 0)
+        wait = int(value.get("WaitCount") or 0)  # absent, null, 0, "": none waiting
     except (TypeError, ValueError, OverflowError):  # OverflowError: int(Infinity)
         raise DecodeError("the search answer", "WaitCount is not a number", body) from None
-    pending = value.get("IsPending", False)
+    pending = value.get("IsPending")  # absent or null: not pending
     if isinstance(pending, str):
         pending = pending.lower() == "true"
     return SearchResult(
-        consumer_id=str(value.get("ConsumerId", "") or ""),
+        consumer_id=str(value.get("ConsumerId") or ""),
         is_pending=bool(pending),
         wait_count=wait,
         raw=value,
