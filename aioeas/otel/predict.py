@@ -63,7 +63,15 @@ class _Place:
     """Where tries of one service go (endpoint mode, URL, backend), with the attributes
     that say so, made once: the SDK copies what it is given and these are never changed."""
 
-    __slots__ = ("active_key", "call_attrs", "name", "outcomes", "try_attrs", "where")
+    __slots__ = (
+        "active_key",
+        "call_attrs",
+        "metric_base",
+        "name",
+        "outcomes",
+        "try_attrs",
+        "where",
+    )
 
     def __init__(self, service: str, mode: str, url: str, backend: str | None) -> None:
         address, port = n.server_of(url, backend)
@@ -89,28 +97,26 @@ class _Place:
         }
         #: a try's span, before its number
         self.try_attrs: Attributes = {n.HTTP_REQUEST_METHOD: "POST", **where, n.SERVICE: service}
-        #: ``http.client.request.duration``'s attributes by (status code, error type)
-        self.outcomes: dict[tuple[int | None, str | None], Attributes] = {
-            (None, None): {
-                n.HTTP_REQUEST_METHOD: "POST",
-                n.SERVER_ADDRESS: address,
-                n.SERVER_PORT: port,
-                n.SERVICE: service,
-            }
+        #: ``http.client.request.duration``'s attributes of any outcome
+        self.metric_base: Attributes = {
+            n.HTTP_REQUEST_METHOD: "POST",
+            n.SERVER_ADDRESS: address,
+            n.SERVER_PORT: port,
+            n.SERVICE: service,
         }
+        #: and of each (status code, error type) seen, complete
+        self.outcomes: dict[tuple[int | None, str | None], Attributes] = {}
 
     def metric_attrs(self, status: int | None, kind: str | None) -> Attributes:
         attrs = self.outcomes.get((status, kind))
         if attrs is None:
-            attrs = dict(self.outcomes[None, None])
+            attrs = dict(self.metric_base)
             if status is not None:
                 attrs[n.HTTP_RESPONSE_STATUS_CODE] = status
             if kind is not None:
                 attrs[n.ERROR_TYPE] = kind
             if len(self.outcomes) >= OUTCOMES:
-                base = self.outcomes[None, None]
-                self.outcomes.clear()
-                self.outcomes[None, None] = base
+                self.outcomes.clear()  # (a reader in another thread makes its own again)
             self.outcomes[status, kind] = attrs
         return attrs
 
