@@ -19,6 +19,7 @@ class OtelInstrument(PredictTracing, QueueTracing):
     def __init__(self, tracer: Tracer, instruments: Instruments) -> None:
         self._tracer = tracer
         self._m = instruments
+        self._places = {}
 
     def close(self) -> None:
         """Stop reporting what is read at collection time (watchers, requests)."""

@@ -8,6 +8,7 @@ the HTTP conventions' attributes, and the metrics. No secret anywhere.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 from typing import Any
@@ -24,12 +25,16 @@ from aioeas import (
     ServiceError,
     StringRequest,
 )
+from aioeas.client import telemetry
 from aioeas.emulator import Emulator, Reject, current_call
 from aioeas.otel import names as n
+from aioeas.otel import predict as predict_module
+from aioeas.otel.predict import PredictTracing
 from tests.otel.conftest import Otel, points
 
 TOKEN = "tr4ce-T0KEN-never-shown=="
 NO_WAIT = RetryPolicy(max_attempts=3, backoff_base=0.0, jitter=0.0)
+NO_RETRY = RetryPolicy(max_attempts=1)
 
 
 def _traceparent(value: str) -> tuple[int, int]:
@@ -237,3 +242,90 @@ async def test_a_cancelled_call_ends_its_spans_and_its_request_count(otel: Otel)
     [duration] = otel.metrics()[n.HTTP_CLIENT_REQUEST_DURATION]
     assert duration.count == 1
     assert duration.attributes[n.ERROR_TYPE] == "CancelledError"
+
+
+async def test_attributes_made_once_carry_nothing_from_one_call_to_the_next(otel: Otel) -> None:
+    """A place's attributes are made once and shared by its calls (the hot path makes no
+    dict for them): a retried, failed call leaves no trace in the next call's span or
+    measurement, nor a 503 outcome in a 200 one."""
+    seen = Seen(fail=3)  # the first call fails its three tries, the second is answered
+    async with Emulator(token=TOKEN, builtins=False) as emu:
+        emu.add_service("p", seen)
+        async with PredictClient(emu.url, "p", token=TOKEN, retry=NO_WAIT) as client:
+            with pytest.raises(ServiceError):
+                await client.predict(StringRequest("x"))
+            await client.predict(StringRequest("y"))
+    first, second = sorted(otel.spans("EAS predict p"), key=lambda s: s.start_time)
+    assert first.attributes[n.ATTEMPTS] == 3
+    assert first.attributes[n.ERROR_TYPE] == "503"
+    assert dict(second.attributes or {}) == {
+        n.HTTP_REQUEST_METHOD: "POST",
+        n.SERVICE: "p",
+        n.ENDPOINT_MODE: "gateway",
+        n.SERVER_ADDRESS: "127.0.0.1",
+        n.SERVER_PORT: emu.port,
+        n.URL_FULL: f"http://127.0.0.1:{emu.port}/api/predict/p",
+        n.HTTP_RESPONSE_STATUS_CODE: 200,
+        n.ATTEMPTS: 1,
+    }
+    assert second.status.status_code is StatusCode.UNSET
+    assert len(otel.spans("POST")) == 3  # the second call's one try has no span of its own
+    metrics = otel.metrics()
+    failed = points(metrics, n.HTTP_CLIENT_REQUEST_DURATION, error__type="503")
+    assert [p.count for p in failed] == [3]
+    assert failed[0].attributes[n.HTTP_RESPONSE_STATUS_CODE] == 503
+    ok = points(metrics, n.HTTP_CLIENT_REQUEST_DURATION, http__response__status_code=200)
+    assert [p.count for p in ok] == [1]
+    assert n.ERROR_TYPE not in ok[0].attributes
+
+
+async def test_the_kept_attributes_are_bounded(otel: Otel, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Places (service, URL, backend) and their outcomes are kept up to a bound, then
+    started over: a process that calls many URLs does not grow, and its spans and metrics
+    stay right."""
+    monkeypatch.setattr(predict_module, "PLACES", 2)
+    monkeypatch.setattr(predict_module, "OUTCOMES", 2)
+    statuses = iter([200, 404, 500, 200, 404])
+
+    def answer(body: bytes) -> bytes:
+        status = next(statuses)
+        if status != 200:
+            raise Reject("no", status)
+        return body
+
+    instrument = telemetry.active
+    assert isinstance(instrument, PredictTracing)
+    async with Emulator(token=TOKEN, builtins=False) as emu:
+        for name in ("a", "b", "c"):
+            emu.add_service(name, lambda body: body)
+        emu.add_service("s", answer)
+        for name in ("a", "b", "c"):
+            async with PredictClient(emu.url, name, token=TOKEN) as client:
+                await client.predict(StringRequest("x"))
+            assert len(instrument._places) <= 2
+        async with PredictClient(emu.url, "s", token=TOKEN, retry=NO_RETRY) as client:
+            for _ in range(5):
+                with contextlib.suppress(ServiceError):
+                    await client.predict(StringRequest("x"))
+        [place] = [p for key, p in instrument._places.items() if key[0] == "s"]
+        assert len(place.outcomes) <= 2
+    assert {s.attributes[n.SERVICE] for s in otel.spans()} == {"a", "b", "c", "s"}
+    metrics = otel.metrics()
+    by_status = {
+        status: sum(
+            p.count
+            for p in points(
+                metrics,
+                n.HTTP_CLIENT_REQUEST_DURATION,
+                aioeas__service="s",
+                http__response__status_code=status,
+            )
+        )
+        for status in (200, 404, 500)
+    }
+    assert by_status == {200: 2, 404: 2, 500: 1}
+    for status in (404, 500):
+        [point] = points(
+            metrics, n.HTTP_CLIENT_REQUEST_DURATION, http__response__status_code=status
+        )
+        assert point.attributes[n.ERROR_TYPE] == str(status)
