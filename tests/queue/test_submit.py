@@ -562,3 +562,51 @@ async def test_a_sink_watcher_lost_for_good_fails_every_claim_now_and_later(
     assert inference.in_flight == 0
     held.release(b"never")
     await inference.close()
+
+
+async def test_submit_without_a_timeout_uses_the_instances(emu: Emulator) -> None:
+    """``submit(data)`` (no ``timeout=``) waits the instance's ``timeout``: answered when
+    the result comes; past it, ``ResultTimeoutError`` (not a usage error about ``...``)."""
+    held = _Held()
+    emu.add_queue_service("default-wait", processor=held)
+    async with _inference(emu, "default-wait", timeout=0.001) as inference:
+        held.hold(b"slow")
+        with pytest.raises(ResultTimeoutError):
+            await inference.submit(b"slow")
+        held.release(b"slow")
+    async with _inference(emu, "default-wait", timeout=60) as inference:
+        assert (await inference.submit(b"quick")).data == b"done:quick"
+
+
+async def test_a_stray_result_is_let_go_once_no_put_out_when_it_came_is_left(
+    emu: Emulator,
+) -> None:
+    """A sink record nobody here can claim (another producer's) comes while A's put is
+    out: it is held, since A's put may have made it. B's put, started after it came,
+    answers: still held (A is out). A's put answers: no put that was out when it came is
+    left, so it is let go (committed) although nothing claims it; A and B get their own."""
+    service = emu.add_queue_service("stray", processor=lambda body: body)
+    inference = _inference(emu, "stray")
+    await inference.start()
+    real_put = inference.inputs.put
+    gate = asyncio.Event()
+
+    async def put(data: bytes, tags: object = None, **kwargs: object) -> tuple[int, str]:
+        if data == b"A":
+            await gate.wait()
+        return await real_put(data, tags, **kwargs)  # type: ignore[arg-type]
+
+    inference.inputs.put = put  # type: ignore[method-assign]
+    first = asyncio.ensure_future(inference.submit(b"A", timeout=30))
+    await _eventually(lambda: len(inference._puts) == 1)  # A's put is out
+    service.sink.put(b"another producer's", {"requestId": "not-ours"})
+    await _eventually(lambda: inference.unclaimed == 1)  # held: A's put may have made it
+    assert (await inference.submit(b"B", timeout=30)).data == b"B"
+    assert inference.unclaimed == 1  # A's put is still out
+    gate.set()
+    assert (await first).data == b"A"
+    assert inference.unclaimed == 0  # let go: no put that was out when it came is left
+    assert inference._watcher is not None
+    await inference._watcher.flush()
+    assert await service.sink.wait_until(lambda: len(service.sink) == 0, timeout=30)
+    await inference.close()
