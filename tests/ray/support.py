@@ -11,6 +11,7 @@ token file in the home directory.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 from pathlib import Path
@@ -65,24 +66,36 @@ def processes_of(directory: str) -> list[str]:
 
 @ray.remote(num_cpus=0)
 class Coordinator:
-    """Where the test's Predictors check in: their actors' handles, and closes."""
+    """Where the test's Predictors check in: their actors' handles, and their closes (an
+    async actor: ``closed(n)`` waits for the n-th close without polling)."""
 
     def __init__(self) -> None:
         self.actors: list[Any] = []
-        self.closed = 0
+        self.closes = 0
+        self.changed: asyncio.Condition | None = None
 
-    def register(self, actor: Any) -> int:
+    def _condition(self) -> asyncio.Condition:
+        if self.changed is None:
+            self.changed = asyncio.Condition()
+        return self.changed
+
+    async def register(self, actor: Any) -> int:
         self.actors.append(actor)
         return len(self.actors)
 
-    def closing(self) -> None:
-        self.closed += 1
+    async def closing(self) -> None:
+        async with self._condition():
+            self.closes += 1
+            self._condition().notify_all()
 
-    def handles(self) -> list[Any]:
+    async def handles(self) -> list[Any]:
         return list(self.actors)
 
-    def counts(self) -> tuple[int, int]:
-        return len(self.actors), self.closed
+    async def closed(self, n: int) -> int:
+        """Wait until ``n`` clients were closed; how many actors registered."""
+        async with self._condition():
+            await self._condition().wait_for(lambda: self.closes >= n)
+        return len(self.actors)
 
 
 class ReportingPredictor(Predictor):
