@@ -236,6 +236,12 @@ def predict(
     on a rejected token, an unknown service, or 2 x --concurrency requests in a row that
     could not connect (what finished is kept).
 
+    \b
+    --ray [ADDRESS]: the same rows on a Ray cluster (a local one for the run when no
+    ADDRESS), --actors N actors with --concurrency requests in flight each; INPUT may be
+    a directory or a glob; --out is a directory of Parquet files with the input's columns
+    (or only --id COLUMN), result (JSON text) and error. See docs/guides/ray.md.
+
     Exit status: 0 when every row succeeded, 1 when any failed (they are in the output;
     the last line gives the first one's reason), 130 when interrupted (what finished is
     written), 2 for a usage error.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -216,3 +217,17 @@ def test_an_actor_killed_mid_run_loses_no_row_and_repeats_none(
     registered = ray.get(coordinator.closed.remote(2), timeout=120)
     assert registered == 3  # the killed actor came back once
     ray.kill(coordinator)
+
+
+def test_the_guides_python_example_runs_as_printed(
+    emulator: EmulatorThread, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """docs/guides/ray.md's Python block (marked skip for tests/test_docs.py, which has no
+    Ray cluster), run here as printed, on this module's cluster."""
+    page = (Path(__file__).resolve().parents[2] / "docs" / "guides" / "ray.md").read_text()
+    blocks = re.findall(r"docs-test: skip needs a Ray cluster.*?\n```python\n(.*?)```", page, re.S)
+    assert len(blocks) == 1
+    monkeypatch.setenv("EAS_ENDPOINT", emulator.url)
+    monkeypatch.setenv("EAS_TOKEN", "")
+    exec(compile(blocks[0], "docs/guides/ray.md", "exec"), {"__name__": "__main__"})
+    assert capsys.readouterr().out == "2000 rows scored\n"
