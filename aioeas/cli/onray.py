@@ -30,8 +30,11 @@ from aioeas.errors import EASError
 
 __all__ = ["RayJob", "RaySummary", "input_files", "run_on_ray"]
 
-#: Ray Data's batches hold this many requests' rows, so that a batch fills an actor's slots.
+#: Ray Data's batches hold at least this many requests' rows (so that a batch fills an
+#: actor's slots) and at least ``MIN_BATCH_ROWS`` rows: each block costs Ray a task on an
+#: actor and a trip through the object store, milliseconds that a tiny block pays per row.
 REQUESTS_PER_BATCH = 16
+MIN_BATCH_ROWS = 1024
 
 
 @dataclass(frozen=True)
@@ -163,7 +166,9 @@ def run_on_ray(job: RayJob) -> RaySummary:
                 f"the input has no column {job.id_column!r} (it has {', '.join(columns or [])})",
                 param_hint="--id",
             )
-        rows_per_batch = job.batch_size * max(job.concurrency, REQUESTS_PER_BATCH)
+        rows_per_batch = max(
+            job.batch_size * max(job.concurrency, REQUESTS_PER_BATCH), MIN_BATCH_ROWS
+        )
         # Blocks of one batch each, streamed: a single file is one block as read, and a
         # block goes to one actor (the others would wait).
         ds = ds.repartition(target_num_rows_per_block=rows_per_batch)
