@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import ray.data  # here: a missing ray is one line from the command (MissingExtraError)
 
 from aioeas.cli.formats import ROW_FORMATS, detect_format
 from aioeas.cli.options import CLIError, count
@@ -127,9 +128,6 @@ def check_output_dir(path: str) -> None:
 
 def run_on_ray(job: RayJob) -> RaySummary:
     """Run ``job`` on Ray; what came out, counted from the files written."""
-    import ray
-    import ray.data
-
     from aioeas.client import ENDPOINT_TYPE_DEFAULT, ENDPOINT_TYPE_DIRECT, RetryPolicy
     from aioeas.ray import predict
 
@@ -224,6 +222,8 @@ def _summarize(job: RayJob) -> RaySummary:
     """Rows and failures, from the files written (their ``error`` column only)."""
     import pyarrow.dataset as pds
 
+    if not any(Path(job.output_dir).glob("*.parquet")):  # an empty input writes nothing
+        return RaySummary(rows=0, failed=0, first_failure=None)
     written = pds.dataset(job.output_dir, format="parquet")
     errors = written.to_table(columns=["error"]).column("error")
     failed = len(errors) - errors.null_count

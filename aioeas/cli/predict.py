@@ -344,7 +344,13 @@ def _predict_on_ray(
     arrays: bool,
 ) -> None:
     """``--ray``: rows to a string service, run by Ray Data (``aioeas.cli.onray``)."""
-    from aioeas.cli import onray
+    try:
+        from aioeas.cli import onray
+    except ImportError as exc:
+        from aioeas._install import install_hint
+        from aioeas.cli.inputs import MissingExtraError
+
+        raise MissingExtraError(f"--ray needs Ray ({exc}): {install_hint('ray')}") from None
 
     if kind not in (None, "string") or arrays:
         raise click.UsageError("--ray sends rows to string services (--type string)")

@@ -198,7 +198,16 @@ class Predictor:
         n = fmt.num_rows(batch, kind)
         slots = await self._open()
         units = build_units(self, batch, kind, n)
-        answers = await asyncio.gather(*(self._answer(slots, unit) for unit in units))
+        tasks = [asyncio.ensure_future(self._answer(slots, unit)) for unit in units]
+        try:
+            answers = await asyncio.gather(*tasks)
+        except BaseException:
+            # a failure that stops the batch (a rejected token, on_error="raise" is later):
+            # the batch's other requests are not left running on the actor's loop
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
         yield fmt.with_columns(batch, kind, self._columns(n, [p for a in answers for p in a]))
 
     async def _answer(self, slots: asyncio.Semaphore, unit: Unit) -> list[tuple[Unit, Any]]:
