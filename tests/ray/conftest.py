@@ -20,22 +20,23 @@ def ray_cluster() -> Iterator[str]:
     module; its temporary directory. No process of it is left after."""
     # Short: Ray's Unix sockets live under it, and their paths are limited to 107 bytes.
     directory = tempfile.mkdtemp(prefix="aioeas-ray-", dir="/tmp")
-    with pytest.MonkeyPatch.context() as env:
-        for key, value in {**RAY_ENV, "RAY_TMPDIR": directory}.items():
-            env.setenv(key, value)
-        ray.init(
-            num_cpus=4,
-            include_dashboard=False,
-            log_to_driver=False,
-            _node_ip_address="127.0.0.1",
-        )
-        context = ray.data.DataContext.get_current()
-        context.enable_progress_bars = False
-        try:
-            yield directory
-        finally:
-            ray.shutdown()
-    assert_gone(directory)
+    try:
+        with pytest.MonkeyPatch.context() as env:
+            for key, value in {**RAY_ENV, "RAY_TMPDIR": directory}.items():
+                env.setenv(key, value)
+            try:
+                ray.init(
+                    num_cpus=4,
+                    include_dashboard=False,
+                    log_to_driver=False,
+                    _node_ip_address="127.0.0.1",
+                )
+                ray.data.DataContext.get_current().enable_progress_bars = False
+                yield directory
+            finally:
+                ray.shutdown()
+    finally:
+        assert_gone(directory)
 
 
 def assert_gone(directory: str) -> None:
