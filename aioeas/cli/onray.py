@@ -159,6 +159,12 @@ def run_on_ray(job: RayJob) -> RaySummary:
         context.enable_progress_bars = not job.quiet
         ds = _read(ray.data, job)
         columns = ds.columns()
+        taken = sorted({"result", "error"} & set(columns or []))
+        if taken:
+            raise click.UsageError(
+                f"the input has a column {taken[0]!r}: --ray adds result and error columns "
+                "to the input's (rename it first)"
+            )
         if job.id_column is not None and job.id_column not in (columns or [job.id_column]):
             raise click.BadParameter(
                 f"the input has no column {job.id_column!r} (it has {', '.join(columns or [])})",

@@ -71,6 +71,14 @@ def build_units(predictor: Predictor, batch: Any, kind: str, n: int) -> list[Uni
     missing = [c for c in (wanted or []) if c not in names]
     if missing:
         raise UsageError(f"the batch has no column {missing[0]!r} (it has {', '.join(names)})")
+    added = [predictor.error_column]
+    added += [predictor.result_column] if predictor.kind == "string" else []
+    taken = [c for c in added if c in names]
+    if taken:
+        raise UsageError(
+            f"the batch has a column {taken[0]!r} already, which the predictions would "
+            "replace: name the new ones apart (result_column=, error_column=)"
+        )
     if predictor.kind == "string":
         return _string_units(predictor, batch, kind, n, predictor.columns or names)
     return _tensor_units(predictor, batch, kind, n)

@@ -231,3 +231,34 @@ def test_the_guides_python_example_runs_as_printed(
     monkeypatch.setenv("EAS_TOKEN", "")
     exec(compile(blocks[0], "docs/guides/ray.md", "exec"), {"__name__": "__main__"})
     assert capsys.readouterr().out == "2000 rows scored\n"
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_a_directory_of_csv_or_json_lines_files_on_ray(
+    emulator: EmulatorThread, tmp_path: Path, fmt: str
+) -> None:
+    """Ray's readers read the files (Arrow types a CSV column as a whole); the records and
+    answers are the single-process command's."""
+    data = tmp_path / "data"
+    (data / "more").mkdir(parents=True)
+    n = 0
+    for part, where in enumerate([data, data / "more"]):
+        rows = [{"k": n + i, "fea1": (n + i) % 7, "fea2": 0.5 * part} for i in range(300)]
+        n += len(rows)
+        if fmt == "csv":
+            text = "k,fea1,fea2\n" + "".join(f"{r['k']},{r['fea1']},{r['fea2']}\n" for r in rows)
+        else:
+            text = "".join(json.dumps(r) + "\n" for r in rows)
+        (where / f"part-{part}.{fmt}").write_text(text)
+    common = ["-e", emulator.url, "--service", "scorecard_pmml_example", "-q"]
+    done = invoke("predict", str(data), "--ray", "-o", str(tmp_path / "out"), *common)
+    assert done.code == 0, done.err
+    written = pds.dataset(tmp_path / "out", format="parquet").to_table()
+    assert written.column_names == ["k", "fea1", "fea2", "result", "error"]
+    _ids_once(written, "k", n)
+    first = json.loads(written.sort_by("k").column("result")[0].as_py())
+    alone = invoke(
+        "predict", str(data / f"part-0.{fmt}"), "-o", str(tmp_path / "one.jsonl"), *common
+    )
+    assert alone.code == 0, alone.err
+    assert first == json.loads((tmp_path / "one.jsonl").read_text().splitlines()[0])["result"]

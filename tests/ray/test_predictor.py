@@ -321,6 +321,8 @@ async def test_on_error_raise_and_the_failures_that_always_raise(eas_emulator: E
         assert caught.value.status == 404
         with pytest.raises(UsageError, match="no column 'nope'"):
             await run(Predictor(eas_emulator.url, "double", columns=["nope"]), {"x": [1]})
+        with pytest.raises(UsageError, match="has a column 'error' already"):
+            await run(Predictor(eas_emulator.url, "double"), {"x": [1], "error": [""]})
     finally:
         await strict.aclose()
         await unknown.aclose()
