@@ -3,7 +3,8 @@
 
 The head runs in a subprocess of its own session (its temporary directory, ports chosen
 free, loopback only) and is stopped by killing that session's process group; no process of
-it is left after. The command runs as a subprocess too, as a person would run it.
+it is left after. The command runs as a subprocess too, as a person would run it; so does
+the laptop path (``--ray`` alone), which starts a cluster of its own and stops it.
 """
 
 from __future__ import annotations
@@ -112,3 +113,29 @@ def test_predict_reaches_a_cluster_by_its_address(
     assert sorted(table.column("k").to_pylist()) == list(range(2 * n))
     assert all("score" in json.loads(r) for r in table.column("result").to_pylist())
     assert requests == 2 * n // 32  # 32 rows a request, each sent once
+
+
+def test_predict_without_an_address_starts_a_cluster_and_stops_it(tmp_path: Path) -> None:
+    """The laptop path: ``--ray`` alone starts a local cluster for the run (in Ray's
+    temporary directory, here one of the test's) and no process of it outlives the run."""
+    directory = tempfile.mkdtemp(prefix="aioeas-local-", dir="/tmp")
+    env = {**os.environ, **RAY_ENV, "RAY_TMPDIR": directory}
+    pq.write_table(pa.table({"fea1": [1, 2, 3], "fea2": [4, 5, 6]}), tmp_path / "in.parquet")
+    emulator = EmulatorThread(seed=3)
+    try:
+        done = subprocess.run(
+            [
+                sys.executable, "-m", "aioeas", "predict", str(tmp_path / "in.parquet"),
+                "-e", emulator.url, "--service", "scorecard_pmml_example",
+                "-o", str(tmp_path / "out"), "--ray",
+            ],
+            cwd=ROOT, env=env, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+    finally:
+        emulator.close()
+        assert_gone(directory)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Started a local Ray instance" in done.stderr
+    assert "predict: 3 rows on Ray (1 actor), 3 ok, 0 failed" in done.stderr
+    table = pds.dataset(tmp_path / "out", format="parquet").to_table()
+    assert table.column_names == ["fea1", "fea2", "result", "error"]
