@@ -44,8 +44,9 @@ _NOT_SHIPPABLE = {
 class Predictor:
     """Predict every row of a Ray Data batch through an EAS service; see the module doc.
 
-    ``ds.map_batches(Predictor, fn_constructor_kwargs={...}, concurrency=2)`` (or
-    ``aioeas.ray.predict(ds, ...)``, which checks the arguments in the driver first).
+    ``ds.map_batches(Predictor, fn_constructor_kwargs={...},
+    compute=ray.data.ActorPoolStrategy(size=2))`` (or ``aioeas.ray.predict(ds, ...)``,
+    which checks the arguments in the driver first). Ray makes one per actor.
 
     Arguments: ``endpoint``, ``service_name``, ``custom_url`` and every other
     ``PredictClient`` keyword (``token``, ``endpoint_type``, ``timeout``, ``retry``,
