@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -27,6 +28,9 @@ from aioeas.cli.formats import input_format as input_format_of
 from aioeas.cli.options import CLIError, connection_options, count, retry_options, run
 
 __all__ = ["predict"]
+
+#: ``--ray`` given without an address: a local cluster for the run.
+LOCAL = "local"
 
 
 @dataclass(frozen=True)
@@ -91,11 +95,7 @@ def _check(job: Job) -> None:
 
 
 @click.command()
-@click.argument(
-    "input_path",
-    metavar="INPUT",
-    type=click.Path(exists=True, dir_okay=False, readable=True, allow_dash=True),
-)
+@click.argument("input_path", metavar="INPUT", type=click.Path(allow_dash=True))
 @click.option(
     "--format",
     "input_fmt",
@@ -110,8 +110,9 @@ def _check(job: Job) -> None:
     "output_path",
     default="-",
     show_default=True,
-    type=click.Path(dir_okay=False, writable=True, allow_dash=True),
-    help="Where the results go: .jsonl, .csv, .parquet, .npz, or - (JSON lines on stdout).",
+    type=click.Path(writable=True, allow_dash=True),
+    help="Where the results go: .jsonl, .csv, .parquet, .npz, or - (JSON lines on stdout); "
+    "with --ray, a new or empty directory for Parquet files.",
 )
 @connection_options("--service", "EAS_SERVICE_NAME", "The service to call.")
 @click.option(
@@ -160,6 +161,37 @@ def _check(job: Job) -> None:
 )
 @click.option("--signature", default=None, help="The TF signature name (e.g. predict_images).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
+@click.option(
+    "--ray",
+    "ray_address",
+    is_flag=False,
+    flag_value=LOCAL,
+    default=None,
+    metavar="[ADDRESS]",
+    help="Run on a Ray cluster (the ray extra): at ADDRESS (127.0.0.1:6379, ray://...), or "
+    "a local one for this run. INPUT may then be a directory or a glob; put --ray after "
+    "INPUT, or write --ray=ADDRESS.",
+)
+@click.option(
+    "--actors",
+    type=click.IntRange(min=1),
+    default=None,
+    help="With --ray: actors predicting, each with its own client [default: 1].",
+)
+@click.option(
+    "--id",
+    "id_column",
+    default=None,
+    metavar="COLUMN",
+    help="With --ray: the input column that identifies rows; the output keeps only it, "
+    "result and error (default: every input column).",
+)
+@click.option(
+    "--cpus-per-actor",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="With --ray: CPUs each actor reserves [default: 1].",
+)
 def predict(
     input_path: str,
     input_fmt: str | None,
@@ -177,6 +209,10 @@ def predict(
     outputs: tuple[str, ...],
     signature: str | None,
     quiet: bool,
+    ray_address: str | None,
+    actors: int | None,
+    id_column: str | None,
+    cpus_per_actor: float | None,
 ) -> None:
     """Predict every row of INPUT (a file, or - for stdin), in order.
 
@@ -200,10 +236,55 @@ def predict(
     on a rejected token, an unknown service, or 2 x --concurrency requests in a row that
     could not connect (what finished is kept).
 
+    \b
+    --ray [ADDRESS]: the same rows on a Ray cluster (a local one for the run when no
+    ADDRESS), --actors N actors with --concurrency requests in flight each; INPUT may be
+    a directory or a glob; --out is a directory of Parquet files with the input's columns
+    (or only --id COLUMN), result (JSON text) and error. See docs/guides/ray.md.
+
     Exit status: 0 when every row succeeded, 1 when any failed (they are in the output;
     the last line gives the first one's reason), 130 when interrupted (what finished is
     written), 2 for a usage error.
     """
+    ray_only = {"--actors": actors, "--id": id_column, "--cpus-per-actor": cpus_per_actor}
+    if ray_address is not None:
+        _predict_on_ray(
+            ray_address,
+            input_path,
+            input_fmt,
+            output_path,
+            dict(
+                id_column=id_column,
+                actors=actors or 1,
+                concurrency=concurrency,
+                cpus_per_actor=cpus_per_actor or 1.0,
+                batch_size=batch_size,
+                endpoint=endpoint,
+                service=name,
+                token=token,
+                endpoint_type=endpoint_type,
+                timeout=timeout,
+                retries=retries,
+                quiet=quiet,
+            ),
+            kind,
+            bool(inputs or outputs or signature),
+        )
+        return
+    given = [flag for flag, value in ray_only.items() if value is not None]
+    if given:
+        raise click.UsageError(f"{given[0]} is for --ray")
+    ctx = click.get_current_context()
+    # The checks INPUT and --out had before --ray let them name directories and globs.
+    for param in ctx.command.params:
+        if param.name == "input_path":
+            click.Path(exists=True, dir_okay=False, readable=True, allow_dash=True).convert(
+                input_path, param, ctx
+            )
+        if param.name == "output_path":
+            click.Path(dir_okay=False, writable=True, allow_dash=True).convert(
+                output_path, param, ctx
+            )
     input_format = input_format_of(input_path, input_fmt)
     job = Job(
         endpoint=endpoint,
@@ -249,5 +330,46 @@ def predict(
     if summary.failed:
         raise CLIError(
             f"{summary.failed:,} of {count(summary.rows, 'row')} failed (see {where}); "
+            f"the first, {summary.first_failure}"
+        )
+
+
+def _predict_on_ray(
+    address: str,
+    input_path: str,
+    input_fmt: str | None,
+    output_path: str,
+    settings: dict[str, Any],
+    kind: str | None,
+    arrays: bool,
+) -> None:
+    """``--ray``: rows to a string service, run by Ray Data (``aioeas.cli.onray``)."""
+    try:
+        from aioeas.cli import onray
+    except ImportError as exc:
+        from aioeas._install import install_hint
+        from aioeas.cli.inputs import MissingExtraError
+
+        raise MissingExtraError(f"--ray needs Ray ({exc}): {install_hint('ray')}") from None
+
+    if kind not in (None, "string") or arrays:
+        raise click.UsageError("--ray sends rows to string services (--type string)")
+    if output_path == "-":
+        raise click.UsageError("--ray writes a directory of Parquet files: give --out DIR")
+    files, fmt = onray.input_files(input_path, input_fmt)
+    onray.check_output_dir(output_path)
+    job = onray.RayJob(
+        address=None if address == LOCAL else address,
+        files=files,
+        input_format=fmt,
+        output_dir=output_path,
+        **settings,
+    )
+    summary = onray.run_on_ray(job)
+    if not job.quiet:
+        click.echo(onray.describe(summary, job), err=True)
+    if summary.failed:
+        raise CLIError(
+            f"{summary.failed:,} of {count(summary.rows, 'row')} failed (see {output_path}); "
             f"the first, {summary.first_failure}"
         )

@@ -1,0 +1,264 @@
+"""aioeas on a real Ray cluster of this machine, against the emulator (issue 11's Verify).
+
+One cluster for the module (``ray_cluster``); each test gets a fresh emulator on a thread of
+the driver, which the cluster's actors reach over loopback. Waits are on counts and events,
+never on the clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.dataset as pds
+import pyarrow.parquet as pq
+import pytest
+import ray
+
+import aioeas.ray
+from aioeas import RetryPolicy
+from aioeas.emulator import Emulator, Fault, Reject
+from tests.cli.support import EmulatorThread, invoke
+from tests.ray.support import RAY_WARNINGS, Coordinator, ReportingPredictor
+
+pytestmark = [pytest.mark.usefixtures("ray_cluster"), *RAY_WARNINGS]
+
+FAST_RETRY = RetryPolicy(max_attempts=6, backoff_base=0.005, backoff_max=0.05)
+
+
+def _doubling(body: bytes) -> str:
+    """A string service: ``{"x": n}`` -> ``{"y": 2n}``, one record or a list of them;
+    x = 13 is refused with a message (a bad row)."""
+    value = json.loads(body)
+    records = value if isinstance(value, list) else [value]
+    answers = []
+    for record in records:
+        if record.get("x") == 13:
+            raise Reject(f"x=13 is not allowed (row with k={record.get('k')})", status=400)
+        answers.append({"y": record["x"] * 2})
+    return json.dumps(answers if isinstance(value, list) else answers[0])
+
+
+def _echo_rows(body: bytes) -> bytes:
+    """Each record as it arrived, with a score: what both paths sent is compared too."""
+    return json.dumps(
+        [{"score": r["fea1"] * 10 + r["fea2"], "seen": r} for r in json.loads(body)]
+    ).encode()
+
+
+def _ids_once(table: pa.Table, column: str, n: int) -> list[Any]:
+    ids = table.column(column).to_pylist()
+    assert sorted(ids) == list(range(n)), "a row is missing or came out twice"
+    return ids
+
+
+def test_20000_rows_on_two_actors_equal_the_single_process_command(
+    emulator: EmulatorThread, tmp_path: Path
+) -> None:
+    n = 20_000
+    rng = np.random.default_rng(5)
+    ids = rng.permutation(n)  # the row id is a column, not the position
+    extra = rng.random(n)
+    extra[::97] = np.nan  # sent as null, by both
+    table = pa.table(
+        {
+            "id": ids,
+            "fea1": rng.integers(0, 100, n).astype(float),
+            "extra": extra,  # NaN sent as null
+            "fea2": rng.integers(0, 10, n),
+            "day": pa.array(np.datetime64("2024-01-01") + rng.integers(0, 300, n), pa.date32()),
+        }
+    )
+    pq.write_table(table, tmp_path / "in.parquet", row_group_size=4096)
+    emulator.call(lambda emu: emu.add_service("echo_rows", _echo_rows))
+    common = ["-e", emulator.url, "--service", "echo_rows", "-q"]
+    single = invoke(
+        "predict", str(tmp_path / "in.parquet"), "-o", str(tmp_path / "one.jsonl"), *common
+    )
+    assert single.code == 0, single.err
+    sent_alone = emulator.call(lambda emu: emu.service("echo_rows").requests)
+    on_ray = invoke(
+        "predict", str(tmp_path / "in.parquet"), "--ray", "--actors", "2", "--id", "id",
+        "-o", str(tmp_path / "out"), *common,
+    )  # fmt: skip
+    assert on_ray.code == 0, on_ray.err
+
+    lines = [json.loads(line) for line in (tmp_path / "one.jsonl").read_text().splitlines()]
+    expected = {int(ids[line["row"]]): line["result"] for line in lines}
+    written = pds.dataset(tmp_path / "out", format="parquet").to_table()
+    assert written.column_names == ["id", "result", "error"]
+    got_ids = _ids_once(written, "id", n)
+    assert written.column("error").null_count == n
+    results = [json.loads(r) for r in written.column("result").to_pylist()]
+    assert dict(zip(got_ids, results, strict=True)) == expected
+    assert results[0]["seen"]["day"].startswith("2024-")  # dates as ISO text
+    # the same requests (32 rows each), no more: nothing was sent twice
+    total = emulator.call(lambda emu: emu.service("echo_rows").requests)
+    assert total - sent_alone == sent_alone
+
+
+def test_injected_503s_are_retried_and_every_row_answered(emulator: EmulatorThread) -> None:
+    n = 2_000
+    service = emulator.call(lambda emu: emu.add_service("double", _doubling))
+    rule = emulator.call(lambda emu: service.faults.add(Fault.error(503, b"busy"), rate=0.05))
+    ds = ray.data.from_items([{"k": i, "x": i % 13 + 14} for i in range(n)], override_num_blocks=8)
+    scored = aioeas.ray.predict(
+        ds, emulator.url, "double", actors=2, num_cpus=0.5, batch_size=100,
+        concurrency=8, retry=FAST_RETRY,
+    )  # fmt: skip
+    out = scored.to_arrow_refs()
+    table = pa.concat_tables(ray.get(out))
+    assert table.column("error").null_count == n
+    keys = _ids_once(table, "k", n)
+    xs = table.column("x").to_pylist()
+    assert [json.loads(r) for r in table.column("result").to_pylist()] == [{"y": 2 * x} for x in xs]
+    assert sorted(keys) == list(range(n))
+    hits = emulator.call(lambda emu: rule.hits)
+    assert hits > 0
+    assert emulator.call(lambda emu: service.requests) == n + hits  # each retry once
+
+
+def test_bad_rows_get_the_services_message_and_the_rest_are_answered(
+    emulator: EmulatorThread,
+) -> None:
+    emulator.call(lambda emu: emu.add_service("double", _doubling))
+    rows = [{"k": i, "x": float(i % 20)} for i in range(200)]
+    rows[7]["x"] = float("inf")  # cannot be JSON: fails alone, never sent
+    ds = ray.data.from_items(rows, override_num_blocks=2)
+    scored = aioeas.ray.predict(
+        ds, emulator.url, "double", actors=1, num_cpus=0.5, batch_size=50,
+        rows_per_request=8, batch_format="pandas",
+    )  # fmt: skip
+    frame = scored.to_pandas().sort_values("k")
+    errors = dict(zip(frame["k"], frame["error"], strict=True))
+    bad = {k for k, e in errors.items() if isinstance(e, str)}
+    assert bad == {7} | {i for i in range(200) if i % 20 == 13}
+    assert "cannot be sent as JSON" in errors[7]
+    assert "x=13 is not allowed (row with k=13)" in errors[13]
+    assert "HTTP 400" in errors[13]
+    answered = frame[~frame["k"].isin(bad)]
+    assert [json.loads(r)["y"] for r in answered["result"]] == list(answered["x"] * 2)
+
+
+def test_an_actor_killed_mid_run_loses_no_row_and_repeats_none(
+    emulator: EmulatorThread,
+) -> None:
+    """Requests are held at the service once some have passed, so both actors are surely
+    mid-batch; one is killed (restarts allowed), then the service lets everything through."""
+    n, concurrency = 3_000, 4
+    coordinator = Coordinator.options(name="kill-test").remote()  # type: ignore[attr-defined]
+    gate: dict[str, Any] = {}
+
+    async def setup(emu: Emulator) -> None:
+        gate["open"] = asyncio.Event()
+        gate["held"] = 0
+        gate["changed"] = asyncio.Condition()
+
+        async def held(body: bytes) -> bytes:
+            if not gate["open"].is_set() and service.requests > 40:
+                async with gate["changed"]:
+                    gate["held"] += 1
+                    gate["changed"].notify_all()
+                await gate["open"].wait()
+            return _doubling(body).encode()
+
+        service = emu.add_service("double", held)
+
+    emulator._run(setup(emulator.emu))
+    ds = ray.data.from_items([{"k": i, "x": i % 11} for i in range(n)], override_num_blocks=12)
+    scored = ds.map_batches(
+        ReportingPredictor,
+        fn_constructor_kwargs={
+            "endpoint": emulator.url, "service_name": "double", "coordinator": "kill-test",
+            "concurrency": concurrency, "retry": FAST_RETRY,
+        },
+        compute=ray.data.ActorPoolStrategy(size=2), batch_size=50, num_cpus=0.5,
+    )  # fmt: skip
+    out: dict[str, Any] = {}
+
+    def consume() -> None:
+        try:
+            out["table"] = pa.concat_tables(ray.get(scored.to_arrow_refs()))
+        except BaseException as exc:  # reported by the test below
+            out["error"] = exc
+
+    runner = threading.Thread(target=consume)
+    runner.start()
+
+    async def both_actors_held() -> None:
+        async with gate["changed"]:  # each actor holds at most `concurrency`
+            await asyncio.wait_for(
+                gate["changed"].wait_for(lambda: gate["held"] > concurrency), 120
+            )
+
+    try:
+        emulator._run(both_actors_held())
+        handles = ray.get(coordinator.handles.remote())
+        assert len(handles) == 2
+        ray.kill(handles[0], no_restart=False)
+    finally:
+        emulator.call(lambda emu: gate["open"].set())
+        runner.join()
+    assert "error" not in out, out.get("error")
+    table = out["table"]
+    _ids_once(table, "k", n)
+    assert table.column("error").null_count == n
+    assert [json.loads(r)["y"] for r in table.column("result").to_pylist()] == [
+        2 * x for x in table.column("x").to_pylist()
+    ]
+    # The pool is let go when the run ends: the survivor and the restarted actor close
+    # their clients (the killed one could not).
+    registered = ray.get(coordinator.closed.remote(2), timeout=120)
+    assert registered == 3  # the killed actor came back once
+    ray.kill(coordinator)
+
+
+def test_the_guides_python_example_runs_as_printed(
+    emulator: EmulatorThread, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """docs/guides/ray.md's Python block (marked skip for tests/test_docs.py, which has no
+    Ray cluster), run here as printed, on this module's cluster."""
+    page = (Path(__file__).resolve().parents[2] / "docs" / "guides" / "ray.md").read_text()
+    blocks = re.findall(r"docs-test: skip needs a Ray cluster.*?\n```python\n(.*?)```", page, re.S)
+    assert len(blocks) == 1
+    monkeypatch.setenv("EAS_ENDPOINT", emulator.url)
+    monkeypatch.setenv("EAS_TOKEN", "")
+    exec(compile(blocks[0], "docs/guides/ray.md", "exec"), {"__name__": "__main__"})
+    assert capsys.readouterr().out == "2000 rows scored\n"
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_a_directory_of_csv_or_json_lines_files_on_ray(
+    emulator: EmulatorThread, tmp_path: Path, fmt: str
+) -> None:
+    """Ray's readers read the files (Arrow types a CSV column as a whole); the records and
+    answers are the single-process command's."""
+    data = tmp_path / "data"
+    (data / "more").mkdir(parents=True)
+    n = 0
+    for part, where in enumerate([data, data / "more"]):
+        rows = [{"k": n + i, "fea1": (n + i) % 7, "fea2": 0.5 * part} for i in range(300)]
+        n += len(rows)
+        if fmt == "csv":
+            text = "k,fea1,fea2\n" + "".join(f"{r['k']},{r['fea1']},{r['fea2']}\n" for r in rows)
+        else:
+            text = "".join(json.dumps(r) + "\n" for r in rows)
+        (where / f"part-{part}.{fmt}").write_text(text)
+    common = ["-e", emulator.url, "--service", "scorecard_pmml_example", "-q"]
+    done = invoke("predict", str(data), "--ray", "-o", str(tmp_path / "out"), *common)
+    assert done.code == 0, done.err
+    written = pds.dataset(tmp_path / "out", format="parquet").to_table()
+    assert written.column_names == ["k", "fea1", "fea2", "result", "error"]
+    _ids_once(written, "k", n)
+    first = json.loads(written.sort_by("k").column("result")[0].as_py())
+    alone = invoke(
+        "predict", str(data / f"part-0.{fmt}"), "-o", str(tmp_path / "one.jsonl"), *common
+    )
+    assert alone.code == 0, alone.err
+    assert first == json.loads((tmp_path / "one.jsonl").read_text().splitlines()[0])["result"]
