@@ -10,7 +10,7 @@ import pytest
 
 import aioeas.queue.submit as submit_module
 from aioeas.emulator import Emulator
-from aioeas.errors import UsageError
+from aioeas.errors import QueueError, UsageError
 from aioeas.queue import (
     AsyncInference,
     PutUncertainError,
@@ -610,3 +610,26 @@ async def test_a_stray_result_is_let_go_once_no_put_out_when_it_came_is_left(
     await inference._watcher.flush()
     assert await service.sink.wait_until(lambda: len(service.sink) == 0, timeout=30)
     await inference.close()
+
+
+async def test_a_put_answered_without_a_request_id_fails_that_submit_saying_why(
+    emu: Emulator,
+) -> None:
+    """A queue that answers a put with no request id (not EAS's behaviour, a proxy's or a
+    broken gateway's) leaves nothing to match the result by: that submit fails at once,
+    naming the index, instead of waiting out its timeout."""
+    emu.add_queue_service("no-id", processor=lambda body: body)
+    async with _inference(emu, "no-id") as inference:
+        real_put = inference.inputs.put
+
+        async def put(data: bytes, tags: object = None, **kwargs: object) -> tuple[int, str]:
+            index, _ = await real_put(data, tags, **kwargs)  # type: ignore[arg-type]
+            return index, ""
+
+        inference.inputs.put = put  # type: ignore[method-assign]
+        with pytest.raises(QueueError) as info:
+            await inference.submit(b"x", timeout=60)
+        assert str(info.value) == (
+            "the queue answered put (index 1) without a request id: its result cannot be matched"
+        )
+        assert inference.in_flight == 0
