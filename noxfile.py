@@ -88,9 +88,38 @@ def mutants(session: nox.Session) -> None:
     """
     session.install("-e", ".[test]", "mutmut==3.8.1")
     _drop_stale_copies()
+    _restore_results()
     names = session.posargs
-    session.run("mutmut", "run", "--max-children", "2", *names)
+    try:
+        session.run("mutmut", "run", "--max-children", "2", *names)
+    finally:
+        _save_results()
     session.run("mutmut", "results")
+
+
+#: mutmut's verdicts, kept in git: a full run takes longer than one sitting, so each run
+#: carries on from the last one's. mutmut keys them by a hash of each function's source and
+#: forgets the verdicts of a function that changed, so restored ones never outlive the code
+#: they were reached on (a new or changed *test* does not reset them: name the mutants to
+#: run them again).
+RESULTS = ROOT / "tests" / "mutation_results"
+
+
+def _restore_results() -> None:
+    """Put the kept verdicts where mutmut looks, for the files it has none of yet."""
+    for kept in RESULTS.rglob("*.py.meta"):
+        target = ROOT / "mutants" / kept.relative_to(RESULTS)
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(kept, target)
+
+
+def _save_results() -> None:
+    """Keep mutmut's verdicts (even of a run stopped half way) for the next run."""
+    for meta in (ROOT / "mutants" / "aioeas").rglob("*.py.meta"):
+        target = RESULTS / meta.relative_to(ROOT / "mutants")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(meta, target)
 
 
 def _drop_stale_copies() -> None:
