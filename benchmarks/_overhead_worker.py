@@ -73,12 +73,11 @@ def make_loop(contender: str) -> asyncio.AbstractEventLoop:
 def instrument() -> Any:
     """aioeas.otel's instrumentor with an SDK tracer and meter provider: spans are made,
     ended and handed to a processor that drops them; metrics aggregate in memory."""
+    from aioeas.otel import AioeasInstrumentor
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import InMemoryMetricReader
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
-
-    from aioeas.otel import AioeasInstrumentor
 
     class Drop(SpanExporter):
         def export(self, spans: Any) -> SpanExportResult:
@@ -207,7 +206,7 @@ async def _one_large(contender: str, url: str, service: str, size: int) -> dict[
         await call(4096)  # warm: imports, connection, code paths
         gc.collect()
         try:
-            Path("/proc/self/clear_refs").write_text("5")  # VmHWM := VmRSS
+            Path("/proc/self/clear_refs").write_text("5")  # noqa: ASYNC240 - VmHWM := VmRSS, a procfs write
             reset = True
         except OSError:
             reset = False
