@@ -184,6 +184,9 @@ class PredictClient(AsyncResource):
         self._clock = clock
         self._random = random
         self._spec: EndpointSpec | None = None
+        # (URL, signed resource, URL as shown) of a call without path or query, when every
+        # call goes to the same place (not direct mode): made once, when the client opens
+        self._fixed_target: tuple[str, str | None, str] | None = None
         self._discovery: Discovery | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -244,6 +247,7 @@ class PredictClient(AsyncResource):
             )
             self._discovery.start()
         self._spec = spec
+        self._fixed_target = self._fixed(spec)
         self._state = State.OPEN
         _log.debug("opened %r", self)
 
@@ -406,18 +410,47 @@ class PredictClient(AsyncResource):
             raise UsageError(f"{type(request).__name__} has no to_bytes(): not a request")
         body = to_bytes()
         content_type = getattr(request, "content_type", None)
-        answer = await self.predict_bytes(
-            body,
-            content_type=content_type,
-            path=path,
-            query=query,
-            headers=headers,
-            timeout=timeout,
-            retry=retry,
-            compression=compression,
-            idempotent=idempotent,
-            deadline=deadline,
-        )
+        if (
+            type(body) is bytes
+            and path is None
+            and query is None
+            and headers is None
+            and timeout is None
+            and retry is None
+            and compression is None
+            and deadline is None
+            and self._compression is None
+            and (
+                content_type is None or (type(content_type) is str and content_type in _GOOD_TYPES)
+            )
+        ):
+            # The common call: nothing to convert, compress or check, so straight to the
+            # tries (a coroutine less on every wake-up of the request).
+            if self._state is not State.OPEN:
+                self._open()
+            answer = await self._send(
+                body,
+                content_type=content_type,
+                path=None,
+                query="",
+                headers=None,
+                timeout=self._timeout,
+                policy=self._retry,
+                idempotent=idempotent,
+            )
+        else:
+            answer = await self.predict_bytes(
+                body,
+                content_type=content_type,
+                path=path,
+                query=query,
+                headers=headers,
+                timeout=timeout,
+                retry=retry,
+                compression=compression,
+                idempotent=idempotent,
+                deadline=deadline,
+            )
         return request.parse_response(answer)
 
     async def predict_bytes(
@@ -554,6 +587,12 @@ class PredictClient(AsyncResource):
         assert backend is not None
         return f"http://{backend.address}{resource}", resource
 
+    def _fixed(self, spec: EndpointSpec) -> tuple[str, str | None, str] | None:
+        if isinstance(spec, DirectEndpoint):
+            return None  # a backend per try
+        url, resource = self._target(spec, None, None, "")
+        return url, resource, url.split("?", 1)[0]
+
     def _base_headers(self) -> tuple[dict[str, str], str | None]:
         """The client's own extra headers as sent (and the Content-Type among them), made
         once per change rather than once per request."""
@@ -614,33 +653,48 @@ class PredictClient(AsyncResource):
         loop = asyncio.get_running_loop()
         if loop is not self._loop:
             raise self._other_loop()
-        schedule = RetrySchedule(policy, start=loop.time(), random=self._random)
+        start = loop.time()
+        # Made up front only when a deadline bounds the call (it clips the first try too);
+        # otherwise only once a try has failed: a call that succeeds at once needs none.
+        schedule = (
+            RetrySchedule(policy, start=start, random=self._random)
+            if policy.deadline is not None
+            else None
+        )
+        first = start
         if isinstance(spec, DirectEndpoint):
             if discovery is None:
                 raise UsageError("this PredictClient is closed; make a new one")
             await discovery.wait_ready()
+            first = loop.time()
         failed: Backend | None = None
         last: EASError | None = None
         service, hooks = self._service_name, self._hooks
-        first = loop.time()
+        fixed = self._fixed_target if path is None and not query else None
         while True:
-            try:
-                attempt_timeout = schedule.clip(timeout, loop.time())
-            except RequestTimeoutError:
-                # the deadline passed during the wait: what failed last is the news
-                assert last is not None
-                raise _final(last, schedule.attempts, loop.time() - first) from last.__cause__
-            attempt = schedule.begin_attempt()
+            if schedule is None:
+                attempt, attempt_timeout = 1, timeout
+            else:
+                try:
+                    attempt_timeout = schedule.clip(timeout, loop.time())
+                except RequestTimeoutError:
+                    # the deadline passed during the wait: what failed last is the news
+                    assert last is not None
+                    raise _final(last, schedule.attempts, loop.time() - first) from last.__cause__
+                attempt = schedule.begin_attempt()
             backend = discovery.pick(avoid=failed) if discovery is not None else None
-            url, resource = self._target(spec, backend, path, query)
-            shown = url.split("?", 1)[0]
+            if fixed is not None:
+                url, resource, shown = fixed
+            else:
+                url, resource = self._target(spec, backend, path, query)
+                shown = url.split("?", 1)[0]
             where = backend.address if backend is not None else None
             request_headers = self._request_headers(
                 body, resource=resource, content_type=content_type, call_headers=headers
             )
             if hooks.on_start is not None:
                 hooks.emit(AttemptStart(service, attempt, shown, where))
-            started = loop.time()
+            started = loop.time() if hooks.on_end is not None else 0.0
             status: int | None = None
             error: EASError | None
             try:
@@ -648,7 +702,7 @@ class PredictClient(AsyncResource):
                     "POST", url, headers=request_headers, body=body, timeout=attempt_timeout
                 )
                 status = resp.status
-                error = _error_for(resp, shown)
+                error = None if 200 <= status < 300 else _error_for(resp, shown)
             except EASError as exc:
                 resp, error = None, exc
             except asyncio.CancelledError as exc:
@@ -664,6 +718,9 @@ class PredictClient(AsyncResource):
             if error is None:
                 assert resp is not None
                 return _compression.decompress(resp.body, resp.headers.get("content-encoding"))
+            if schedule is None:  # the first try failed: from here on, the policy decides
+                schedule = RetrySchedule(policy, start=start, random=self._random)
+                schedule.begin_attempt()
             if (
                 discovery is not None
                 and backend is not None
@@ -716,8 +773,18 @@ def _error_for(resp: HTTPResponse, url: str) -> EASError | None:
     return ServiceError(resp.status, resp.body, url=url)
 
 
+#: Content types already found fit for a header (bounded; only a cache): a request's own
+#: type is then not checked again on every call.
+_GOOD_TYPES: set[str] = set()
+
+
 def _content_type(value: str | None) -> str | None:
-    return None if value is None else check_header_value("the content type", value)
+    if value is None:
+        return None
+    check_header_value("the content type", value)
+    if len(_GOOD_TYPES) < 256:
+        _GOOD_TYPES.add(value)
+    return value
 
 
 def _endpoint(value: str | None) -> str:
