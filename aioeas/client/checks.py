@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from aioeas.errors import UsageError
 
 __all__ = [
+    "CheckedHeaders",
     "check_header_name",
     "check_header_value",
     "check_headers",
@@ -69,8 +70,19 @@ def check_header_name(name: object) -> str:
     return name
 
 
+class CheckedHeaders(dict[str, str]):
+    """Headers made by the client from parts each checked when given (its own and a call's
+    headers, the content type, the token) and values it computed (a signature, a date):
+    ``check_headers`` passes them as they are. A new one per request: never changed after."""
+
+    __slots__ = ()
+
+
 def check_headers(headers: Mapping[str, str], what: str = "headers") -> dict[str, str]:
-    """A copy of ``headers`` with every name and value checked."""
+    """A copy of ``headers`` with every name and value checked (``CheckedHeaders`` are
+    passed as they are: checked already, and made for one request)."""
+    if type(headers) is CheckedHeaders:
+        return headers
     if type(headers) is not dict and not isinstance(headers, Mapping):
         raise UsageError(f"{what} must be a mapping, got {type(headers).__name__}")
     out = dict(headers)

@@ -38,6 +38,7 @@ import aiohttp
 from aioeas.client import compression as _compression
 from aioeas.client.auth import DEFAULT_CONTENT_TYPE, Signer
 from aioeas.client.checks import (
+    CheckedHeaders,
     check_header_value,
     check_headers,
     check_service_name,
@@ -86,8 +87,8 @@ _OWN_HEADERS = frozenset({"content-type", "content-length", "content-md5", "date
 
 
 def _merge_headers(
-    into: dict[str, str], source: Mapping[str, str]
-) -> tuple[dict[str, str], str | None]:
+    into: CheckedHeaders, source: Mapping[str, str]
+) -> tuple[CheckedHeaders, str | None]:
     """``source`` added to ``into``, leaving out the headers the client sets itself (a
     Content-Type among them is returned apart, as the type asked for)."""
     given_type: str | None = None
@@ -187,6 +188,9 @@ class PredictClient(AsyncResource):
         # (URL, signed resource, URL as shown) of a call without path or query, when every
         # call goes to the same place (not direct mode): made once, when the client opens
         self._fixed_target: tuple[str, str | None, str] | None = None
+        # The same, while the client is open and a call may take predict's fast path (no
+        # attempt hooks, no compression): one check per call
+        self._plain: tuple[str, str | None, str] | None = None
         self._discovery: Discovery | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -248,6 +252,9 @@ class PredictClient(AsyncResource):
             self._discovery.start()
         self._spec = spec
         self._fixed_target = self._fixed(spec)
+        hooked = self._hooks.on_start is not None or self._hooks.on_end is not None
+        plain = not hooked and self._compression is None
+        self._plain = self._fixed_target if plain else None
         self._state = State.OPEN
         _log.debug("opened %r", self)
 
@@ -267,6 +274,7 @@ class PredictClient(AsyncResource):
         if self._state is State.CLOSED:
             return
         self._state = State.CLOSED
+        self._plain = None
         self._signer = None  # the keyed HMAC holds the token: gone with the client
         if self._loop is not None and self._loop is not asyncio.get_running_loop():
             # its session and tasks belong to a loop that is not running (asyncio.run() has
@@ -410,8 +418,10 @@ class PredictClient(AsyncResource):
             raise UsageError(f"{type(request).__name__} has no to_bytes(): not a request")
         body = to_bytes()
         content_type = getattr(request, "content_type", None)
+        fixed = self._plain
         if (
-            type(body) is bytes
+            fixed is not None
+            and type(body) is bytes
             and path is None
             and query is None
             and headers is None
@@ -419,15 +429,40 @@ class PredictClient(AsyncResource):
             and retry is None
             and compression is None
             and deadline is None
-            and self._compression is None
+            and self._retry.deadline is None
             and (
                 content_type is None or (type(content_type) is str and content_type in _GOOD_TYPES)
             )
         ):
-            # The common call: nothing to convert, compress or check, so straight to the
-            # tries (a coroutine less on every wake-up of the request).
-            if self._state is not State.OPEN:
-                self._open()
+            # The common call (an open gateway or custom-URL client, no hooks, no option):
+            # its first try is made here, straight to the transport, and only a failed try
+            # goes on to the retry loop. What a call costs on top of the HTTP request is
+            # what a user's own loop around aiohttp would cost.
+            loop = asyncio.get_running_loop()
+            if loop is not self._loop:
+                raise self._other_loop()
+            transport = self._transport
+            assert transport is not None
+            url, resource, shown = fixed
+            started = loop.time()
+            try:
+                resp = await transport.request(
+                    "POST",
+                    url,
+                    headers=self._request_headers(
+                        body, resource=resource, content_type=content_type, call_headers=None
+                    ),
+                    body=body,
+                    timeout=self._timeout,
+                )
+                status = resp.status
+                if 200 <= status < 300:
+                    return request.parse_response(
+                        _compression.decompress(resp.body, resp.headers.get("content-encoding"))
+                    )
+                tried: tuple[HTTPResponse | None, EASError | None] = (resp, _error_for(resp, shown))
+            except EASError as exc:
+                tried = (None, exc)
             answer = await self._send(
                 body,
                 content_type=content_type,
@@ -437,6 +472,7 @@ class PredictClient(AsyncResource):
                 timeout=self._timeout,
                 policy=self._retry,
                 idempotent=idempotent,
+                tried=(tried, started),
             )
         else:
             answer = await self.predict_bytes(
@@ -597,7 +633,7 @@ class PredictClient(AsyncResource):
         """The client's own extra headers as sent (and the Content-Type among them), made
         once per change rather than once per request."""
         if self._base is None:
-            merged, given_type = _merge_headers({}, self._headers)
+            merged, given_type = _merge_headers(CheckedHeaders(), self._headers)
             if "accept-encoding" not in {k.lower() for k in merged}:
                 merged["Accept-Encoding"] = _compression.accept_encoding()
             self._base = (merged, given_type)
@@ -610,17 +646,21 @@ class PredictClient(AsyncResource):
         resource: str | None,
         content_type: str | None,
         call_headers: Mapping[str, str] | None,
-    ) -> dict[str, str]:
-        """A new dict for every attempt: nothing is shared between concurrent calls."""
+    ) -> CheckedHeaders:
+        """A new dict for every attempt: nothing is shared between concurrent calls. Every
+        part was checked when given (or is computed here), so the transport does not check
+        them again."""
         base, given_type = self._base_headers()
         if call_headers:
-            merged = dict(base)
+            merged = CheckedHeaders(base)
             if any(k.lower() == "accept-encoding" for k in call_headers):
-                merged = {k: v for k, v in merged.items() if k.lower() != "accept-encoding"}
+                merged = CheckedHeaders(
+                    (k, v) for k, v in merged.items() if k.lower() != "accept-encoding"
+                )
             merged, call_type = _merge_headers(merged, call_headers)
             given_type = call_type or given_type
         else:
-            merged = dict(base)
+            merged = CheckedHeaders(base)
         ctype = content_type or given_type or self._content_type or DEFAULT_CONTENT_TYPE
         if self._token and resource is not None:
             signer = self._signer
@@ -646,14 +686,18 @@ class PredictClient(AsyncResource):
         timeout: Timeout,
         policy: RetryPolicy,
         idempotent: bool,
+        tried: tuple[tuple[HTTPResponse | None, EASError | None], float] | None = None,
     ) -> bytes:
+        """The tries of one call. ``tried``: the first try was already made (by
+        ``predict``'s fast path, for a call without hooks, deadline or direct mode), with
+        this outcome, starting at that loop time; the loop goes on from its failure."""
         spec, transport, discovery = self._spec, self._transport, self._discovery
         if spec is None or transport is None:
             raise UsageError("this PredictClient is closed; make a new one")
         loop = asyncio.get_running_loop()
         if loop is not self._loop:
             raise self._other_loop()
-        start = loop.time()
+        start = loop.time() if tried is None else tried[1]
         # Made up front only when a deadline bounds the call (it clips the first try too);
         # otherwise only once a try has failed: a call that succeeds at once needs none.
         schedule = (
@@ -689,28 +733,34 @@ class PredictClient(AsyncResource):
                 url, resource = self._target(spec, backend, path, query)
                 shown = url.split("?", 1)[0]
             where = backend.address if backend is not None else None
-            request_headers = self._request_headers(
-                body, resource=resource, content_type=content_type, call_headers=headers
-            )
-            if hooks.on_start is not None:
-                hooks.emit(AttemptStart(service, attempt, shown, where))
-            started = loop.time() if hooks.on_end is not None else 0.0
             status: int | None = None
             error: EASError | None
-            try:
-                resp = await transport.request(
-                    "POST", url, headers=request_headers, body=body, timeout=attempt_timeout
+            if tried is not None:  # made by predict already (no hooks, no backend)
+                (resp, error), tried = tried[0], None
+                status = resp.status if resp is not None else None
+            else:
+                request_headers = self._request_headers(
+                    body, resource=resource, content_type=content_type, call_headers=headers
                 )
-                status = resp.status
-                error = None if 200 <= status < 300 else _error_for(resp, shown)
-            except EASError as exc:
-                resp, error = None, exc
-            except asyncio.CancelledError as exc:
-                if hooks.on_end is not None:
-                    hooks.emit(
-                        AttemptEnd(service, attempt, shown, where, loop.time() - started, None, exc)
+                if hooks.on_start is not None:
+                    hooks.emit(AttemptStart(service, attempt, shown, where))
+                started = loop.time() if hooks.on_end is not None else 0.0
+                try:
+                    resp = await transport.request(
+                        "POST", url, headers=request_headers, body=body, timeout=attempt_timeout
                     )
-                raise
+                    status = resp.status
+                    error = None if 200 <= status < 300 else _error_for(resp, shown)
+                except EASError as exc:
+                    resp, error = None, exc
+                except asyncio.CancelledError as exc:
+                    if hooks.on_end is not None:
+                        hooks.emit(
+                            AttemptEnd(
+                                service, attempt, shown, where, loop.time() - started, None, exc
+                            )
+                        )
+                    raise
             if hooks.on_end is not None:
                 hooks.emit(
                     AttemptEnd(service, attempt, shown, where, loop.time() - started, status, error)
