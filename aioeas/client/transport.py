@@ -239,14 +239,14 @@ class AiohttpTransport:
                 allow_redirects=False,
                 ssl=self._ssl_arg,
             )
-            try:
-                length = resp.headers.get("Content-Length")
-                if length is not None and len(length) > _LARGE_DIGITS and length.isdigit():
-                    answer = await _read_into_one_buffer(resp, int(length))
-                else:
-                    answer = await resp.read()
-            finally:
-                resp.release()
+            # Read to the end, which hands the connection back to the pool (an error or a
+            # cancellation closes the response instead); no release() after it, which would
+            # only mark the finished stream as failed.
+            length = resp.headers.get("Content-Length")
+            if length is not None and len(length) > _LARGE_DIGITS and length.isdigit():
+                answer = await _read_into_one_buffer(resp, int(length))
+            else:
+                answer = await resp.read()
             # aiohttp's headers are case-insensitive already: no lowered copy needed
             return _response(resp.status, answer, resp.headers)
         except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
@@ -284,22 +284,26 @@ async def _read_into_one_buffer(resp: aiohttp.ClientResponse, length: int) -> by
     the ``bytes`` (CPython shares it when the size is exact), which the codecs decode
     without a copy: the answer is in memory once.
     """
-    buf = io.BytesIO()
-    buf.seek(length - 1)
-    buf.write(b"\0")  # the one allocation, of the final size
-    buf.seek(0)
-    content = resp.content
-    while chunk := await content.readany():
-        if buf.tell() + len(chunk) > length:
+    try:
+        buf = io.BytesIO()
+        buf.seek(length - 1)
+        buf.write(b"\0")  # the one allocation, of the final size
+        buf.seek(0)
+        content = resp.content
+        while chunk := await content.readany():
+            if buf.tell() + len(chunk) > length:
+                raise aiohttp.ClientPayloadError(
+                    f"the answer is longer than its Content-Length {length}"
+                )
+            buf.write(chunk)
+        if buf.tell() != length:
             raise aiohttp.ClientPayloadError(
-                f"the answer is longer than its Content-Length {length}"
+                f"the answer ended after {buf.tell()} of its {length} bytes"
             )
-        buf.write(chunk)
-    if buf.tell() != length:
-        raise aiohttp.ClientPayloadError(
-            f"the answer ended after {buf.tell()} of its {length} bytes"
-        )
-    await resp.wait_for_close()  # what resp.read() waits for: the request's writer
+        await resp.wait_for_close()  # as resp.read(): the request's writer done, released
+    except BaseException:
+        resp.close()  # as resp.read() does on a failed read: the connection is not reused
+        raise
     return buf.getvalue()
 
 
