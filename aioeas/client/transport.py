@@ -176,6 +176,7 @@ class AiohttpTransport:
         self._pool = pool or PoolLimits()
         self._closed = False
         self._ssl_arg: _ssl.SSLContext | bool = ssl if ssl is not None else True
+        self._lean = False  # see _get_session
         # aiohttp's timeout for the last Timeout seen, kept by identity (a dataclass hash
         # per call costs more than the lookup saves)
         self._timeout: Timeout | None = None
@@ -195,12 +196,16 @@ class AiohttpTransport:
                 limit_per_host=self._pool.max_per_host,
                 keepalive_timeout=self._pool.keepalive_timeout,
             )
-            # Our own User-Agent, and cookies are not kept between predicts.
+            # Our own User-Agent, and cookies are not kept between predicts. Bodies come
+            # undecoded (``compression`` decodes them) and certificates are checked against
+            # ``ssl`` when given: session defaults, so that a request passes fewer options.
             self._session = aiohttp.ClientSession(
                 connector=connector,
                 cookie_jar=aiohttp.DummyCookieJar(),
                 headers={"User-Agent": "aioeas"},
+                auto_decompress=False,
             )
+            self._lean = self._ssl is None
         return self._session
 
     async def open(self) -> None:
@@ -229,16 +234,26 @@ class AiohttpTransport:
         try:
             # Awaited rather than entered with `async with`: one coroutine instead of four
             # (the manager's and the response's enter and exit), released below either way.
-            resp = await session.request(
-                method,
-                target,  # sent exactly as it was signed
-                headers=sent_headers,
-                data=data,
-                timeout=self._client_timeout,
-                auto_decompress=False,
-                allow_redirects=False,
-                ssl=self._ssl_arg,
-            )
+            if self._lean:  # an own session, made with these settings as its defaults
+                resp = await session.request(
+                    method,
+                    target,  # sent exactly as it was signed
+                    headers=sent_headers,
+                    data=data,
+                    timeout=self._client_timeout,
+                    allow_redirects=False,
+                )
+            else:  # a borrowed session: ours, whatever its own defaults
+                resp = await session.request(
+                    method,
+                    target,
+                    headers=sent_headers,
+                    data=data,
+                    timeout=self._client_timeout,
+                    auto_decompress=False,
+                    allow_redirects=False,
+                    ssl=self._ssl_arg,
+                )
             # Read to the end, which hands the connection back to the pool (an error or a
             # cancellation closes the response instead); no release() after it, which would
             # only mark the finished stream as failed.
