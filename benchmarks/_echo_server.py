@@ -12,6 +12,9 @@ answers ``POST /api/predict/{service}``:
   (``inputs``, a map of ``ArrayProto``) becomes field 1 (``outputs``) and fields 1 and 3
   (signature, output filter) are dropped. No protobuf library, no numpy: a few varint
   reads and one join, so the client's side of a round trip dominates what is measured.
+* ``big`` and ``big_tf`` with a query ``?bytes=N``: a large answer whatever the request
+  (N bytes; or a TF ``PredictResponse`` whose output ``x`` is a float32 ``[N // 4]`` of
+  1.0), made once per size: the peak-memory figure of a large response.
 
 Tokens are not checked (the client's signing cost is still paid; verifying is the
 emulator's job). Standard library and aiohttp only.
@@ -70,9 +73,32 @@ def tf_echo(body: bytes) -> bytes:
     return b"".join(parts)
 
 
+def big_tf(size: int) -> bytes:
+    """A ``PredictResponse`` with one float32 output ``x`` of ``size // 4`` values."""
+    n = size // 4
+    shape = b"\x0a" + _put_varint(len(_put_varint(n))) + _put_varint(n)
+    array = b"".join(
+        [
+            b"\x08\x01",  # dtype DT_FLOAT
+            b"\x12" + _put_varint(len(shape)) + shape,  # array_shape
+            b"\x1a" + _put_varint(4 * n) + b"\x00\x00\x80\x3f" * n,  # float_val, packed
+        ]
+    )
+    entry = b"\x0a\x01x" + b"\x12" + _put_varint(len(array)) + array
+    return b"\x0a" + _put_varint(len(entry)) + entry
+
+
+_BIG: dict[tuple[str, int], bytes] = {}
+
+
 async def handle(request: web.BaseRequest) -> web.StreamResponse:
     body = await request.read()
     service = request.path.rsplit("/", 1)[-1]
+    if service in ("big", "big_tf"):
+        size = int(request.query.get("bytes", "0"))
+        if (service, size) not in _BIG:
+            _BIG[service, size] = big_tf(size) if service == "big_tf" else b"\x01" * size
+        return web.Response(body=_BIG[service, size])
     if request.method != "POST" or not request.path.startswith("/api/predict/"):
         return web.Response(status=404, text="not a predict path")
     if "tf" in service:

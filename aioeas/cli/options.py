@@ -17,6 +17,8 @@ from typing import Any, TypeVar
 
 import click
 
+from aioeas.cli import loop as event_loop
+
 __all__ = [
     "CLIError",
     "connection_options",
@@ -135,4 +137,4 @@ def run(main: Callable[[asyncio.Event], Coroutine[Any, Any, T]]) -> T:
             for sig in installed:
                 loop.remove_signal_handler(sig)
 
-    return asyncio.run(runner())
+    return event_loop.run(runner())  # on uvloop when installed

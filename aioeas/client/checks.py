@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from aioeas.errors import UsageError
 
 __all__ = [
+    "CheckedHeaders",
     "check_header_name",
     "check_header_value",
     "check_headers",
@@ -69,23 +70,39 @@ def check_header_name(name: object) -> str:
     return name
 
 
+class CheckedHeaders(dict[str, str]):
+    """Headers made by the client from parts each checked when given (its own and a call's
+    headers, the content type, the token) and values it computed (a signature, a date):
+    ``check_headers`` passes them as they are. A new one per request: never changed after."""
+
+    __slots__ = ()
+
+
 def check_headers(headers: Mapping[str, str], what: str = "headers") -> dict[str, str]:
-    """A copy of ``headers`` with every name and value checked."""
-    if not isinstance(headers, Mapping):
+    """A copy of ``headers`` with every name and value checked (``CheckedHeaders`` are
+    passed as they are: checked already, and made for one request)."""
+    if type(headers) is CheckedHeaders:
+        return headers
+    if type(headers) is not dict and not isinstance(headers, Mapping):
         raise UsageError(f"{what} must be a mapping, got {type(headers).__name__}")
     out = dict(headers)
-    # One search over all values at once (a space cannot hide a control character), and
-    # names checked once each per process: this runs for every request.
-    values = out.values()
-    if not all(isinstance(v, str) for v in values) or _CONTROL.search(" ".join(values)):
+    # One search over all values at once (a space cannot hide a control character; a value
+    # that is not a str makes the join fail), and names checked once each per process: this
+    # runs for every request, so the common case is two C calls.
+    try:
+        clean = _CONTROL.search(" ".join(out.values())) is None
+    except TypeError:
+        clean = False
+    if not clean:
         for name, value in out.items():  # find the culprit for the message
             secret = name.lower() == "authorization"
             check_header_value(f"header {name!r}", value, secret=secret)
-    for name in out:
-        if name not in _GOOD_NAMES:
-            check_header_name(name)
-            if len(_GOOD_NAMES) < 1024:
-                _GOOD_NAMES.add(name)
+    if not _GOOD_NAMES.issuperset(out):
+        for name in out:
+            if name not in _GOOD_NAMES:
+                check_header_name(name)
+                if len(_GOOD_NAMES) < 1024:
+                    _GOOD_NAMES.add(name)
     return out
 
 

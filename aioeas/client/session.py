@@ -39,6 +39,7 @@ from aioeas.client import compression as _compression
 from aioeas.client import telemetry as _telemetry
 from aioeas.client.auth import DEFAULT_CONTENT_TYPE, Signer
 from aioeas.client.checks import (
+    CheckedHeaders,
     check_header_value,
     check_headers,
     check_service_name,
@@ -87,8 +88,8 @@ _OWN_HEADERS = frozenset({"content-type", "content-length", "content-md5", "date
 
 
 def _merge_headers(
-    into: dict[str, str], source: Mapping[str, str]
-) -> tuple[dict[str, str], str | None]:
+    into: CheckedHeaders, source: Mapping[str, str]
+) -> tuple[CheckedHeaders, str | None]:
     """``source`` added to ``into``, leaving out the headers the client sets itself (a
     Content-Type among them is returned apart, as the type asked for)."""
     given_type: str | None = None
@@ -185,6 +186,12 @@ class PredictClient(AsyncResource):
         self._clock = clock
         self._random = random
         self._spec: EndpointSpec | None = None
+        # (URL, signed resource, URL as shown) of a call without path or query, when every
+        # call goes to the same place (not direct mode): made once, when the client opens
+        self._fixed_target: tuple[str, str | None, str] | None = None
+        # The same, while the client is open and a call may take predict's fast path (no
+        # attempt hooks, no compression): one check per call
+        self._plain: tuple[str, str | None, str] | None = None
         self._discovery: Discovery | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -245,6 +252,10 @@ class PredictClient(AsyncResource):
             )
             self._discovery.start()
         self._spec = spec
+        self._fixed_target = self._fixed(spec)
+        hooked = self._hooks.on_start is not None or self._hooks.on_end is not None
+        plain = not hooked and self._compression is None
+        self._plain = self._fixed_target if plain else None
         self._state = State.OPEN
         _log.debug("opened %r", self)
 
@@ -264,6 +275,7 @@ class PredictClient(AsyncResource):
         if self._state is State.CLOSED:
             return
         self._state = State.CLOSED
+        self._plain = None
         self._signer = None  # the keyed HMAC holds the token: gone with the client
         if self._loop is not None and self._loop is not asyncio.get_running_loop():
             # its session and tasks belong to a loop that is not running (asyncio.run() has
@@ -407,18 +419,76 @@ class PredictClient(AsyncResource):
             raise UsageError(f"{type(request).__name__} has no to_bytes(): not a request")
         body = to_bytes()
         content_type = getattr(request, "content_type", None)
-        answer = await self.predict_bytes(
-            body,
-            content_type=content_type,
-            path=path,
-            query=query,
-            headers=headers,
-            timeout=timeout,
-            retry=retry,
-            compression=compression,
-            idempotent=idempotent,
-            deadline=deadline,
-        )
+        fixed = self._plain
+        if (
+            fixed is not None
+            and _telemetry.active is None  # instrumented: every try through the seams
+            and type(body) is bytes
+            and path is None
+            and query is None
+            and headers is None
+            and timeout is None
+            and retry is None
+            and compression is None
+            and deadline is None
+            and self._retry.deadline is None
+            and (
+                content_type is None or (type(content_type) is str and content_type in _GOOD_TYPES)
+            )
+        ):
+            # The common call (an open gateway or custom-URL client, no hooks, no option):
+            # its first try is made here, straight to the transport, and only a failed try
+            # goes on to the retry loop. What a call costs on top of the HTTP request is
+            # what a user's own loop around aiohttp would cost.
+            loop = asyncio.get_running_loop()
+            if loop is not self._loop:
+                raise self._other_loop()
+            transport = self._transport
+            assert transport is not None
+            url, resource, shown = fixed
+            started = loop.time()
+            try:
+                resp = await transport.request(
+                    "POST",
+                    url,
+                    headers=self._request_headers(
+                        body, resource=resource, content_type=content_type, call_headers=None
+                    ),
+                    body=body,
+                    timeout=self._timeout,
+                )
+                status = resp.status
+                if 200 <= status < 300:
+                    return request.parse_response(
+                        _compression.decompress(resp.body, resp.headers.get("content-encoding"))
+                    )
+                tried: tuple[HTTPResponse | None, EASError | None] = (resp, _error_for(resp, shown))
+            except EASError as exc:
+                tried = (None, exc)
+            answer = await self._send(
+                body,
+                content_type=content_type,
+                path=None,
+                query="",
+                headers=None,
+                timeout=self._timeout,
+                policy=self._retry,
+                idempotent=idempotent,
+                tried=(tried, started),
+            )
+        else:
+            answer = await self.predict_bytes(
+                body,
+                content_type=content_type,
+                path=path,
+                query=query,
+                headers=headers,
+                timeout=timeout,
+                retry=retry,
+                compression=compression,
+                idempotent=idempotent,
+                deadline=deadline,
+            )
         return request.parse_response(answer)
 
     async def predict_bytes(
@@ -557,11 +627,17 @@ class PredictClient(AsyncResource):
         assert backend is not None
         return f"http://{backend.address}{resource}", resource
 
+    def _fixed(self, spec: EndpointSpec) -> tuple[str, str | None, str] | None:
+        if isinstance(spec, DirectEndpoint):
+            return None  # a backend per try
+        url, resource = self._target(spec, None, None, "")
+        return url, resource, url.split("?", 1)[0]
+
     def _base_headers(self) -> tuple[dict[str, str], str | None]:
         """The client's own extra headers as sent (and the Content-Type among them), made
         once per change rather than once per request."""
         if self._base is None:
-            merged, given_type = _merge_headers({}, self._headers)
+            merged, given_type = _merge_headers(CheckedHeaders(), self._headers)
             if "accept-encoding" not in {k.lower() for k in merged}:
                 merged["Accept-Encoding"] = _compression.accept_encoding()
             self._base = (merged, given_type)
@@ -574,17 +650,21 @@ class PredictClient(AsyncResource):
         resource: str | None,
         content_type: str | None,
         call_headers: Mapping[str, str] | None,
-    ) -> dict[str, str]:
-        """A new dict for every attempt: nothing is shared between concurrent calls."""
+    ) -> CheckedHeaders:
+        """A new dict for every attempt: nothing is shared between concurrent calls. Every
+        part was checked when given (or is computed here), so the transport does not check
+        them again."""
         base, given_type = self._base_headers()
         if call_headers:
-            merged = dict(base)
+            merged = CheckedHeaders(base)
             if any(k.lower() == "accept-encoding" for k in call_headers):
-                merged = {k: v for k, v in merged.items() if k.lower() != "accept-encoding"}
+                merged = CheckedHeaders(
+                    (k, v) for k, v in merged.items() if k.lower() != "accept-encoding"
+                )
             merged, call_type = _merge_headers(merged, call_headers)
             given_type = call_type or given_type
         else:
-            merged = dict(base)
+            merged = CheckedHeaders(base)
         ctype = content_type or given_type or self._content_type or DEFAULT_CONTENT_TYPE
         if self._token and resource is not None:
             signer = self._signer
@@ -610,61 +690,86 @@ class PredictClient(AsyncResource):
         timeout: Timeout,
         policy: RetryPolicy,
         idempotent: bool,
+        tried: tuple[tuple[HTTPResponse | None, EASError | None], float] | None = None,
     ) -> bytes:
+        """The tries of one call. ``tried``: the first try was already made (by
+        ``predict``'s fast path, for a call without hooks, deadline or direct mode), with
+        this outcome, starting at that loop time; the loop goes on from its failure."""
         spec, transport, discovery = self._spec, self._transport, self._discovery
         if spec is None or transport is None:
             raise UsageError("this PredictClient is closed; make a new one")
         loop = asyncio.get_running_loop()
         if loop is not self._loop:
             raise self._other_loop()
-        schedule = RetrySchedule(policy, start=loop.time(), random=self._random)
+        start = loop.time() if tried is None else tried[1]
+        # Made up front only when a deadline bounds the call (it clips the first try too);
+        # otherwise only once a try has failed: a call that succeeds at once needs none.
+        schedule = (
+            RetrySchedule(policy, start=start, random=self._random)
+            if policy.deadline is not None
+            else None
+        )
+        first = start
         if isinstance(spec, DirectEndpoint):
             if discovery is None:
                 raise UsageError("this PredictClient is closed; make a new one")
             await discovery.wait_ready()
+            first = loop.time()
         failed: Backend | None = None
         last: EASError | None = None
         service, hooks = self._service_name, self._hooks
         tel = _telemetry.active
-        first = loop.time()
+        fixed = self._fixed_target if path is None and not query else None
         while True:
-            try:
-                attempt_timeout = schedule.clip(timeout, loop.time())
-            except RequestTimeoutError:
-                # the deadline passed during the wait: what failed last is the news
-                assert last is not None
-                raise _final(last, schedule.attempts, loop.time() - first) from last.__cause__
-            attempt = schedule.begin_attempt()
+            if schedule is None:
+                attempt, attempt_timeout = 1, timeout
+            else:
+                try:
+                    attempt_timeout = schedule.clip(timeout, loop.time())
+                except RequestTimeoutError:
+                    # the deadline passed during the wait: what failed last is the news
+                    assert last is not None
+                    raise _final(last, schedule.attempts, loop.time() - first) from last.__cause__
+                attempt = schedule.begin_attempt()
             backend = discovery.pick(avoid=failed) if discovery is not None else None
-            url, resource = self._target(spec, backend, path, query)
-            shown = url.split("?", 1)[0]
+            if fixed is not None:
+                url, resource, shown = fixed
+            else:
+                url, resource = self._target(spec, backend, path, query)
+                shown = url.split("?", 1)[0]
             where = backend.address if backend is not None else None
-            request_headers = self._request_headers(
-                body, resource=resource, content_type=content_type, call_headers=headers
-            )
-            if tel is not None:  # trace context: after signing, which does not cover it
-                tel.attempt(attempt, shown, where, request_headers)
-            if hooks.on_start is not None:
-                hooks.emit(AttemptStart(service, attempt, shown, where))
-            started = loop.time()
             status: int | None = None
             error: EASError | None
-            try:
-                resp = await transport.request(
-                    "POST", url, headers=request_headers, body=body, timeout=attempt_timeout
+            if tried is not None:  # made by predict already (no hooks, no backend)
+                (resp, error), tried = tried[0], None
+                status = resp.status if resp is not None else None
+            else:
+                request_headers = self._request_headers(
+                    body, resource=resource, content_type=content_type, call_headers=headers
                 )
-                status = resp.status
-                error = _error_for(resp, shown)
-            except EASError as exc:
-                resp, error = None, exc
-            except asyncio.CancelledError as exc:
-                if hooks.on_end is not None:
-                    hooks.emit(
-                        AttemptEnd(service, attempt, shown, where, loop.time() - started, None, exc)
+                if tel is not None:  # trace context: after signing, which does not cover it
+                    tel.attempt(attempt, shown, where, request_headers)
+                if hooks.on_start is not None:
+                    hooks.emit(AttemptStart(service, attempt, shown, where))
+                started = loop.time() if hooks.on_end is not None else 0.0
+                try:
+                    resp = await transport.request(
+                        "POST", url, headers=request_headers, body=body, timeout=attempt_timeout
                     )
-                raise
-            if tel is not None:
-                tel.attempt_end(status, error)
+                    status = resp.status
+                    error = None if 200 <= status < 300 else _error_for(resp, shown)
+                except EASError as exc:
+                    resp, error = None, exc
+                except asyncio.CancelledError as exc:
+                    if hooks.on_end is not None:
+                        hooks.emit(
+                            AttemptEnd(
+                                service, attempt, shown, where, loop.time() - started, None, exc
+                            )
+                        )
+                    raise
+                if tel is not None:
+                    tel.attempt_end(status, error)
             if hooks.on_end is not None:
                 hooks.emit(
                     AttemptEnd(service, attempt, shown, where, loop.time() - started, status, error)
@@ -672,6 +777,9 @@ class PredictClient(AsyncResource):
             if error is None:
                 assert resp is not None
                 return _compression.decompress(resp.body, resp.headers.get("content-encoding"))
+            if schedule is None:  # the first try failed: from here on, the policy decides
+                schedule = RetrySchedule(policy, start=start, random=self._random)
+                schedule.begin_attempt()
             if (
                 discovery is not None
                 and backend is not None
@@ -724,8 +832,18 @@ def _error_for(resp: HTTPResponse, url: str) -> EASError | None:
     return ServiceError(resp.status, resp.body, url=url)
 
 
+#: Content types already found fit for a header (bounded; only a cache): a request's own
+#: type is then not checked again on every call.
+_GOOD_TYPES: set[str] = set()
+
+
 def _content_type(value: str | None) -> str | None:
-    return None if value is None else check_header_value("the content type", value)
+    if value is None:
+        return None
+    check_header_value("the content type", value)
+    if len(_GOOD_TYPES) < 256:
+        _GOOD_TYPES.add(value)
+    return value
 
 
 def _endpoint(value: str | None) -> str:
