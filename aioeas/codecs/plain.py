@@ -1,0 +1,258 @@
+"""The common layouts, written and read without walking fields one by one.
+
+Most requests carry one C-contiguous float32 tensor, and most answers come back laid out as
+protobuf's own writers lay them out: fields in number order, shapes packed, each length in
+its shortest varint. For these, the bytes around the tensor depend only on the dtype, the
+shape and the names, so they are built once and cached (writing), or recognized by their
+first bytes and checked against a cached reading (reading); the tensor itself is a view of
+the caller's memory either way.
+
+Every function here returns ``None`` for anything else, and the caller then takes the
+general path in ``arrays`` (which also gives the errors): for the bytes a function here
+accepts, both paths give the same answer. The tests hold them to that.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Mapping
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+
+from aioeas.codecs.arrays import MAX_DIMS, array_head, decode_array_proto
+from aioeas.codecs.dtypes import DataType, Kind
+from aioeas.codecs.varint import encode_varint, read_varint, to_signed64
+from aioeas.codecs.wire import LEN, VARINT, Buffer, Writer, entry_head, tag
+from aioeas.errors import DecodeError
+
+__all__ = [
+    "decode_array",
+    "read_plain_array",
+    "read_sole_entry",
+    "split_plain_entry",
+    "write_plain_array",
+    "write_plain_entry",
+]
+
+# ---------------------------------------------------------------------------- writing
+
+#: Arrays whose memory is already what goes on the wire (little-endian float32 and
+#: float64): their DataType code and the ``ArrayProto`` field of their values.
+_PLAIN: Final[dict[np.dtype[Any], tuple[int, int]]] = {
+    np.dtype("<f4"): (int(DataType.DT_FLOAT), 3),
+    np.dtype("<f8"): (int(DataType.DT_DOUBLE), 4),
+}
+
+
+def _plain(data: object) -> tuple[int, int] | None:
+    if type(data) is not np.ndarray or not data.flags.c_contiguous:
+        return None
+    return _PLAIN.get(data.dtype)
+
+
+def write_plain_array(data: object) -> Writer | None:
+    """``write_array_proto(prepare(data))`` for a C-contiguous little-endian float32 or
+    float64 ndarray (its memory goes on the wire as it is); ``None`` for anything else,
+    which ``prepare`` checks and converts. The same bytes, for a cached header and a view.
+    """
+    plain = _plain(data)
+    if plain is None:
+        return None
+    arr: npt.NDArray[Any] = data  # type: ignore[assignment]  # _plain checked it
+    nbytes = arr.nbytes
+    head = array_head(plain[0], arr.shape, plain[1], nbytes)
+    if not nbytes:
+        return Writer([head], len(head))
+    return Writer([head, arr.data], len(head) + nbytes)
+
+
+@functools.lru_cache(maxsize=4096)
+def _entry_array_head(
+    field: int, name: str, code: int, vfield: int, shape: tuple[int, ...], nbytes: int
+) -> bytes:
+    head = array_head(code, shape, vfield, nbytes)
+    return entry_head(field, name, len(head) + nbytes) + head
+
+
+def write_plain_entry(field: int, name: str, data: object) -> list[Buffer] | None:
+    """The pieces of ``map_entry(field, name, write_array_proto(prepare(data)))`` for the
+    arrays ``write_plain_array`` takes: the entry's and the array's headers in one cached
+    piece, then the array's memory; ``None`` for anything else."""
+    plain = _plain(data)
+    if plain is None:
+        return None
+    arr: npt.NDArray[Any] = data  # type: ignore[assignment]  # _plain checked it
+    nbytes = arr.nbytes
+    head = _entry_array_head(field, name, plain[0], plain[1], arr.shape, nbytes)
+    return [head, arr.data] if nbytes else [head]
+
+
+# ---------------------------------------------------------------------------- reading
+
+#: DataType code -> the DataType, the key of its packed value field, its numpy dtype.
+_PLAIN_READ: Final[dict[int, tuple[DataType, bytes, np.dtype[Any]]]] = {
+    int(DataType.DT_FLOAT): (DataType.DT_FLOAT, tag(3, LEN), np.dtype("<f4")),
+    int(DataType.DT_DOUBLE): (DataType.DT_DOUBLE, tag(4, LEN), np.dtype("<f8")),
+}
+_DTYPE_KEY: Final = tag(1, VARINT)[0]
+_SHAPE_KEY: Final = tag(2, LEN)[0]
+_DIM_KEY: Final = tag(1, LEN)[0]
+_ENTRY_KEY: Final = tag(1, LEN)[0]
+_ENTRY_VALUE: Final = tag(2, LEN)[0]
+
+#: What a plain ``ArrayProto``'s dtype and shape fields say: the DataType, the numpy dtype,
+#: the shape, and the bytes that must follow (the value field's key and length).
+Layout = tuple[DataType, np.dtype[Any], tuple[int, ...], bytes]
+
+
+@functools.lru_cache(maxsize=1024)
+def _layout(head: bytes) -> Layout | None:
+    """Read ``head``, exactly ``08 code 12 n [0a m dims]``: a float or double dtype and one
+    packed run of dimensions with at least one value, else ``None``. Cached by those
+    bytes, which repeat from one answer to the next (a service returns few shapes).
+    """
+    if len(head) < 4 or head[0] != _DTYPE_KEY or head[2] != _SHAPE_KEY:
+        return None
+    plain = _PLAIN_READ.get(head[1])
+    n = head[3]
+    if plain is None or len(head) != 4 + n:
+        return None
+    dims: list[int] = []
+    if n:
+        if n < 2 or head[4] != _DIM_KEY or head[5] != n - 2:
+            return None
+        pos = 6
+        while pos < len(head):
+            try:
+                value, pos = read_varint(head, pos, len(head))
+            except DecodeError:
+                return None
+            dims.append(to_signed64(value))
+    if len(dims) > MAX_DIMS or min(dims, default=1) <= 0:
+        return None
+    count = math.prod(dims)
+    tail = plain[1] + encode_varint(count * plain[2].itemsize)
+    return plain[0], plain[2], tuple(dims), tail
+
+
+def read_plain_array(buf: memoryview, a: int, b: int) -> tuple[DataType, npt.NDArray[Any]] | None:
+    """``decode_array_proto(buf, a, b, ...)`` for a float or double ``ArrayProto`` laid out
+    plainly: ``08 code | 12 n [0a m dims] | key length values`` ending at ``b``, at least
+    one value; ``None`` for any other bytes. The values are a view of ``buf``.
+    """
+    if b - a < 6 or buf[a + 3] >= 0x80:
+        return None
+    shape_end = a + 4 + buf[a + 3]
+    if shape_end >= b:
+        return None
+    layout = _layout(bytes(buf[a:shape_end]))
+    if layout is None:
+        return None
+    dtype, np_dtype, dims, tail = layout
+    start = shape_end + len(tail)
+    if b - start != math.prod(dims) * np_dtype.itemsize or buf[shape_end:start] != tail:
+        return None
+    # the view in its shape in one call (``frombuffer`` then ``reshape`` is two)
+    return dtype, np.ndarray(dims, np_dtype, buf, start)
+
+
+def decode_array(
+    buf: memoryview, a: int, b: int, fields: Mapping[int, Kind], what: str
+) -> tuple[DataType, npt.NDArray[Any]]:
+    """``decode_array_proto``, by way of ``read_plain_array`` when the bytes are plain
+    (``fields`` is ``TF_FIELDS`` or ``TORCH_FIELDS``: both carry floats in fields 3 and 4)."""
+    plain = read_plain_array(buf, a, b)
+    return plain if plain is not None else decode_array_proto(buf, a, b, fields, what)
+
+
+def split_plain_entry(buf: memoryview, a: int, b: int) -> tuple[int, int] | None:
+    """A map entry in ``buf[a:b]`` laid out plainly: the key field (``0a``, a one-byte
+    length, the key) then the value field (``12``, its length, the value) ending at ``b``.
+    Returns where the key ends and where the value starts (the key starts at ``a + 2``),
+    or ``None`` for any other layout.
+    """
+    if b - a < 4 or buf[a] != _ENTRY_KEY or buf[a + 1] >= 0x80:
+        return None
+    key_end = a + 2 + buf[a + 1]
+    if key_end + 2 > b or buf[key_end] != _ENTRY_VALUE:
+        return None
+    pos = key_end + 1
+    size = shift = 0
+    while True:
+        byte = buf[pos]
+        pos += 1
+        size |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            break
+        shift += 7
+        if pos >= b or shift > 28:
+            return None
+    return (key_end, pos) if pos + size == b else None
+
+
+#: What ``_sole_layout`` finds: the entry's key, then as ``Layout``, without the tail.
+SoleLayout = tuple[str, DataType, np.dtype[Any], tuple[int, ...]]
+
+
+@functools.lru_cache(maxsize=1024)
+def _sole_layout(head: bytes, total: int) -> SoleLayout | None:
+    """Check ``head``, the first bytes of a ``total``-byte body up to its values, as one
+    plain map entry (field key ``head[0]``) of a plain array: every length in it must be
+    what ``total`` makes it. Cached by the bytes and the size, which together fix it.
+    """
+    try:
+        size, pos = read_varint(head, 1, len(head))
+        if pos + size != total or head[pos] != _ENTRY_KEY or head[pos + 1] >= 0x80:
+            return None
+        key_end = pos + 2 + head[pos + 1]
+        name = str(head[pos + 2 : key_end], "utf-8")
+        if head[key_end] != _ENTRY_VALUE:
+            return None
+        size, pos = read_varint(head, key_end + 1, len(head))
+        if pos + size != total or pos + 4 > len(head):
+            return None
+        shape_end = pos + 4 + head[pos + 3]
+        layout = _layout(head[pos:shape_end])
+    except (DecodeError, IndexError, UnicodeDecodeError):
+        return None
+    if layout is None or head[shape_end:] != layout[3]:
+        return None
+    dtype, np_dtype, dims, _ = layout
+    if len(head) + math.prod(dims) * np_dtype.itemsize != total:
+        return None
+    return name, dtype, np_dtype, dims
+
+
+def read_sole_entry(
+    buf: memoryview, key: int
+) -> tuple[str, tuple[DataType, npt.NDArray[Any]]] | None:
+    """A body that is one plain ``map<string, ArrayProto>`` entry (field key ``key``, one
+    byte) of a plain array, as most answers are: its name and (DataType, values), found by
+    skipping to the values and looking the bytes before them up; ``None`` for anything else.
+    """
+    try:
+        if buf[0] != key:
+            return None
+        # skip to the values; every byte skipped is checked by _sole_layout below
+        pos = 1
+        while buf[pos] >= 0x80:  # the entry's length
+            pos += 1
+        pos += 3 + buf[pos + 2]  # past it, the key field (key, length, name)
+        pos += 1  # the value field's key
+        while buf[pos] >= 0x80:  # the value's length
+            pos += 1
+        pos += 5 + buf[pos + 4]  # past it, the dtype field, the shape field
+        pos += 1  # the value field's key
+        while buf[pos] >= 0x80:  # the value field's length
+            pos += 1
+        pos += 1
+    except IndexError:  # too short to be one
+        return None
+    layout = _sole_layout(bytes(buf[:pos]), len(buf))
+    if layout is None:
+        return None
+    name, dtype, np_dtype, dims = layout
+    return name, (dtype, np.ndarray(dims, np_dtype, buf, pos))
