@@ -96,11 +96,8 @@ def _with_values(head: bytes, field: int, values: WireValues) -> Writer:
             w.blob(field, item)
         return w
     payload = values.payload
-    nbytes = payload.nbytes if payload is not None else 0
-    if not nbytes:
-        return Writer([head], len(head))
-    assert payload is not None  # nbytes > 0
-    return Writer([head, payload], len(head) + nbytes)
+    assert payload is not None  # numbers always have one (strings have items instead)
+    return Writer([head, payload], len(head) + payload.nbytes)
 
 
 def write_array_proto(values: WireValues) -> Writer:

@@ -24,8 +24,8 @@ import numpy.typing as npt
 
 from aioeas.codecs.arrays import MAX_DIMS, array_head, decode_array_proto
 from aioeas.codecs.dtypes import DataType, Kind
-from aioeas.codecs.varint import encode_varint, read_varint, to_signed64
-from aioeas.codecs.wire import LEN, VARINT, Buffer, Writer, entry_head, tag
+from aioeas.codecs.varint import read_varint
+from aioeas.codecs.wire import LEN, Buffer, Writer, entry_head, tag
 from aioeas.errors import DecodeError
 
 __all__ = [
@@ -64,8 +64,6 @@ def write_plain_array(data: object) -> Writer | None:
     arr: npt.NDArray[Any] = data  # type: ignore[assignment]  # _plain checked it
     nbytes = arr.nbytes
     head = array_head(plain[0], arr.shape, plain[1], nbytes)
-    if not nbytes:
-        return Writer([head], len(head))
     return Writer([head, arr.data], len(head) + nbytes)
 
 
@@ -87,19 +85,16 @@ def write_plain_entry(field: int, name: str, data: object) -> list[Buffer] | Non
     arr: npt.NDArray[Any] = data  # type: ignore[assignment]  # _plain checked it
     nbytes = arr.nbytes
     head = _entry_array_head(field, name, plain[0], plain[1], arr.shape, nbytes)
-    return [head, arr.data] if nbytes else [head]
+    return [head, arr.data]
 
 
 # ---------------------------------------------------------------------------- reading
 
-#: DataType code -> the DataType, the key of its packed value field, its numpy dtype.
-_PLAIN_READ: Final[dict[int, tuple[DataType, bytes, np.dtype[Any]]]] = {
-    int(DataType.DT_FLOAT): (DataType.DT_FLOAT, tag(3, LEN), np.dtype("<f4")),
-    int(DataType.DT_DOUBLE): (DataType.DT_DOUBLE, tag(4, LEN), np.dtype("<f8")),
+#: DataType code -> the DataType, the field of its packed values, its numpy dtype.
+_PLAIN_READ: Final[dict[int, tuple[DataType, int, np.dtype[Any]]]] = {
+    int(DataType.DT_FLOAT): (DataType.DT_FLOAT, 3, np.dtype("<f4")),
+    int(DataType.DT_DOUBLE): (DataType.DT_DOUBLE, 4, np.dtype("<f8")),
 }
-_DTYPE_KEY: Final = tag(1, VARINT)[0]
-_SHAPE_KEY: Final = tag(2, LEN)[0]
-_DIM_KEY: Final = tag(1, LEN)[0]
 _ENTRY_KEY: Final = tag(1, LEN)[0]
 _ENTRY_VALUE: Final = tag(2, LEN)[0]
 
@@ -110,32 +105,32 @@ Layout = tuple[DataType, np.dtype[Any], tuple[int, ...], bytes]
 
 @functools.lru_cache(maxsize=1024)
 def _layout(head: bytes) -> Layout | None:
-    """Read ``head``, exactly ``08 code 12 n [0a m dims]``: a float or double dtype and one
-    packed run of dimensions with at least one value, else ``None``. Cached by those
-    bytes, which repeat from one answer to the next (a service returns few shapes).
+    """Read ``head`` as the dtype and shape fields of a float or double ``ArrayProto`` with
+    at least one value (``08 code 12 n [0a m dims]``), or ``None``. It is read loosely and
+    then must be, byte for byte, what ``array_head`` writes for what was read: the one
+    check that matters, and the proof that the general reader reads the same. Cached by
+    the bytes, which repeat from one answer to the next (a service returns few shapes).
     """
-    if len(head) < 4 or head[0] != _DTYPE_KEY or head[2] != _SHAPE_KEY:
-        return None
-    plain = _PLAIN_READ.get(head[1])
-    n = head[3]
-    if plain is None or len(head) != 4 + n:
+    plain = _PLAIN_READ.get(head[1])  # the callers hand over 4 bytes or more
+    if plain is None:
         return None
     dims: list[int] = []
-    if n:
-        if n < 2 or head[4] != _DIM_KEY or head[5] != n - 2:
-            return None
-        pos = 6
+    pos = 6  # past the dtype field, the shape field's key and length, the dims' key, length
+    try:
         while pos < len(head):
-            try:
-                value, pos = read_varint(head, pos, len(head))
-            except DecodeError:
-                return None
-            dims.append(to_signed64(value))
-    if len(dims) > MAX_DIMS or min(dims, default=1) <= 0:
+            value, pos = read_varint(head, pos, len(head))
+            dims.append(value)
+    except DecodeError:
+        return None
+    if len(dims) > MAX_DIMS:
         return None
     count = math.prod(dims)
-    tail = plain[1] + encode_varint(count * plain[2].itemsize)
-    return plain[0], plain[2], tuple(dims), tail
+    if not count:
+        return None
+    whole = array_head(int(plain[0]), tuple(dims), plain[1], count * plain[2].itemsize)
+    if whole[: len(head)] != head:
+        return None
+    return plain[0], plain[2], tuple(dims), whole[len(head) :]
 
 
 def read_plain_array(buf: memoryview, a: int, b: int) -> tuple[DataType, npt.NDArray[Any]] | None:
@@ -143,11 +138,9 @@ def read_plain_array(buf: memoryview, a: int, b: int) -> tuple[DataType, npt.NDA
     plainly: ``08 code | 12 n [0a m dims] | key length values`` ending at ``b``, at least
     one value; ``None`` for any other bytes. The values are a view of ``buf``.
     """
-    if b - a < 6 or buf[a + 3] >= 0x80:
+    if b - a < 4:
         return None
-    shape_end = a + 4 + buf[a + 3]
-    if shape_end >= b:
-        return None
+    shape_end = a + 4 + buf[a + 3]  # _layout checks that the head is what it seems
     layout = _layout(bytes(buf[a:shape_end]))
     if layout is None:
         return None
@@ -174,22 +167,15 @@ def split_plain_entry(buf: memoryview, a: int, b: int) -> tuple[int, int] | None
     Returns where the key ends and where the value starts (the key starts at ``a + 2``),
     or ``None`` for any other layout.
     """
-    if b - a < 4 or buf[a] != _ENTRY_KEY or buf[a + 1] >= 0x80:
-        return None
-    key_end = a + 2 + buf[a + 1]
-    if key_end + 2 > b or buf[key_end] != _ENTRY_VALUE:
-        return None
-    pos = key_end + 1
-    size = shift = 0
-    while True:
-        byte = buf[pos]
-        pos += 1
-        size |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            break
-        shift += 7
-        if pos >= b or shift > 28:
+    try:
+        if buf[a] != _ENTRY_KEY or buf[a + 1] >= 0x80:
             return None
+        key_end = a + 2 + buf[a + 1]
+        if buf[key_end] != _ENTRY_VALUE:
+            return None
+        size, pos = read_varint(buf, key_end + 1, b)
+    except (IndexError, DecodeError):  # past the buffer, or past ``b``: not this layout
+        return None
     return (key_end, pos) if pos + size == b else None
 
 
@@ -199,31 +185,28 @@ SoleLayout = tuple[str, DataType, np.dtype[Any], tuple[int, ...]]
 
 @functools.lru_cache(maxsize=1024)
 def _sole_layout(head: bytes, total: int) -> SoleLayout | None:
-    """Check ``head``, the first bytes of a ``total``-byte body up to its values, as one
-    plain map entry (field key ``head[0]``) of a plain array: every length in it must be
-    what ``total`` makes it. Cached by the bytes and the size, which together fix it.
+    """Read ``head``, the bytes of a ``total``-byte body up to its values, as one map entry
+    (field key ``head[0]``) of a plain array, or ``None``. Read loosely, then checked as
+    ``_layout`` checks: ``head`` must be what aioeas's writer writes for the name, dtype
+    and shape read, and ``total`` its size with the values.
     """
     try:
-        size, pos = read_varint(head, 1, len(head))
-        if pos + size != total or head[pos] != _ENTRY_KEY or head[pos + 1] >= 0x80:
-            return None
+        _, pos = read_varint(head, 1, len(head))  # the entry's length
         key_end = pos + 2 + head[pos + 1]
         name = str(head[pos + 2 : key_end], "utf-8")
-        if head[key_end] != _ENTRY_VALUE:
-            return None
-        size, pos = read_varint(head, key_end + 1, len(head))
-        if pos + size != total or pos + 4 > len(head):
-            return None
-        shape_end = pos + 4 + head[pos + 3]
-        layout = _layout(head[pos:shape_end])
+        _, start = read_varint(head, key_end + 1, len(head))  # the value's length
+        array = head[start : start + 4 + head[start + 3]]
     except (DecodeError, IndexError, UnicodeDecodeError):
         return None
-    if layout is None or head[shape_end:] != layout[3]:
+    layout = _layout(array)
+    if layout is None:
         return None
-    dtype, np_dtype, dims, _ = layout
-    if len(head) + math.prod(dims) * np_dtype.itemsize != total:
+    dtype, np_dtype, dims, tail = layout
+    nbytes = math.prod(dims) * np_dtype.itemsize
+    array += tail
+    if head != entry_head(head[0] >> 3, name, len(array) + nbytes) + array:
         return None
-    return name, dtype, np_dtype, dims
+    return (name, dtype, np_dtype, dims) if len(head) + nbytes == total else None
 
 
 def read_sole_entry(
@@ -240,7 +223,7 @@ def read_sole_entry(
         pos = 1
         while buf[pos] >= 0x80:  # the entry's length
             pos += 1
-        pos += 3 + buf[pos + 2]  # past it, the key field (key, length, name)
+        pos += 3 + buf[pos + 2]  # past it, the key field (key, a one-byte length, the name)
         pos += 1  # the value field's key
         while buf[pos] >= 0x80:  # the value's length
             pos += 1
