@@ -121,16 +121,18 @@ def bar_chart(path: str | Path, title: str, unit: str, groups: Groups, log: bool
     ax.set_xticks(range(len(cases)), cases, fontsize=8)
     ax.set_ylabel(unit + (" (log scale)" if log else ""))
     ax.set_title(title, fontsize=11)
-    if log:
+    if log:  # room above the tallest error bar for its rotated label: a factor, not a margin
+        top = max(high for case in cases for (_, _, high) in groups[case].values())
         ax.set_yscale("log")
-        ax.set_ylim(bottom=floor)
-    ax.margins(y=0.15)
+        ax.set_ylim(floor, top * 8)
+    else:
+        ax.margins(y=0.15)
     ax.grid(axis="y", alpha=0.3, which="major")
     ax.set_axisbelow(True)
     ax.legend(
         fontsize=8,
         frameon=False,
-        ncols=min(len(contenders), 4),
+        ncols=min(len(contenders), 4 if max(map(len, contenders)) < 16 else 2),
         loc="upper center",
         bbox_to_anchor=(0.5, -0.1),
     )
@@ -139,6 +141,6 @@ def bar_chart(path: str | Path, title: str, unit: str, groups: Groups, log: bool
     fig.tight_layout()
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, format="svg", metadata={"Date": None})
+    fig.savefig(out, format="svg", metadata={"Date": None}, bbox_inches="tight")
     plt.close(fig)
     return True
