@@ -24,7 +24,7 @@ import numpy.typing as npt
 
 from aioeas.codecs.arrays import MAX_DIMS, array_head, decode_array_proto
 from aioeas.codecs.dtypes import DataType, Kind
-from aioeas.codecs.varint import read_varint
+from aioeas.codecs.varint import MAX_VARINT_BYTES, read_varint
 from aioeas.codecs.wire import LEN, Buffer, Writer, entry_head, tag
 from aioeas.errors import DecodeError
 
@@ -222,17 +222,22 @@ def read_sole_entry(
     try:
         if buf[0] != key:
             return None
-        # skip to the values; every byte skipped is checked by _sole_layout below
+        # skip to the values; every byte skipped is checked by _sole_layout below. Each
+        # length is a varint of at most 10 bytes: in a body laid out otherwise a skip
+        # may land among the values, which must not be scanned byte by byte
         pos = 1
-        while buf[pos] >= 0x80:  # the entry's length
+        end = pos + MAX_VARINT_BYTES
+        while buf[pos] >= 0x80 and pos < end:  # the entry's length
             pos += 1
         pos += 3 + buf[pos + 2]  # past it, the key field (key, a one-byte length, the name)
         pos += 1  # the value field's key
-        while buf[pos] >= 0x80:  # the value's length
+        end = pos + MAX_VARINT_BYTES
+        while buf[pos] >= 0x80 and pos < end:  # the value's length
             pos += 1
         pos += 5 + buf[pos + 4]  # past it, the dtype field, the shape field
         pos += 1  # the value field's key
-        while buf[pos] >= 0x80:  # the value field's length
+        end = pos + MAX_VARINT_BYTES
+        while buf[pos] >= 0x80 and pos < end:  # the value field's length
             pos += 1
         pos += 1
     except IndexError:  # too short to be one

@@ -537,3 +537,33 @@ def test_writer_sizes_count_the_bytes_they_join() -> None:
     plain_array = plain.write_plain_array(np.ones((4, 4)))
     assert plain_array is not None
     assert plain_array.size == len(b"".join(plain_array.parts)) > 128
+
+
+class _CountingBuffer:
+    """A body that counts the bytes read from it one by one."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data, self.reads = memoryview(data), 0
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, int):
+            self.reads += 1
+        return self.data[i]
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+
+@pytest.mark.parametrize("skip", [0, 1, 2])
+def test_skipping_to_the_values_reads_a_few_bytes_whatever_the_body(skip: int) -> None:
+    # a body laid out otherwise, where each skip in turn lands on a long run of bytes
+    # >= 0x80 (values of -NaN, say): the skip stops at a varint's 10 bytes
+    run = b"\xff" * 100_000
+    bodies = [
+        b"\x0a" + run,
+        b"\x0a\x05\x0a\x01y\x12" + run,
+        b"\x0a\x05\x0a\x01y\x12\x05\x08\x01\x12\x00\x1a" + run,
+    ]
+    buf = _CountingBuffer(bodies[skip])
+    assert plain.read_sole_entry(buf, 0x0A) is None  # type: ignore[arg-type]
+    assert buf.reads < 50
