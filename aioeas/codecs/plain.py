@@ -141,7 +141,7 @@ def read_plain_array(buf: memoryview, a: int, b: int) -> tuple[DataType, npt.NDA
     plainly: ``08 code | 12 n [0a m dims] | key length values`` ending at ``b``, at least
     one value; ``None`` for any other bytes. The values are a view of ``buf``.
     """
-    if b - a < 4:
+    if b - a < 4 or buf[a + 1] not in _PLAIN_READ:  # not float or double: no lookup to make
         return None
     shape_end = a + 4 + buf[a + 3]  # _layout checks that the head is what it seems
     layout = _layout(bytes(buf[a:shape_end]))
@@ -234,6 +234,8 @@ def read_sole_entry(
         end = pos + MAX_VARINT_BYTES
         while buf[pos] >= 0x80 and pos < end:  # the value's length
             pos += 1
+        if buf[pos + 2] not in _PLAIN_READ:  # not float or double: no lookup to make
+            return None
         pos += 5 + buf[pos + 4]  # past it, the dtype field, the shape field
         pos += 1  # the value field's key
         end = pos + MAX_VARINT_BYTES

@@ -567,3 +567,19 @@ def test_skipping_to_the_values_reads_a_few_bytes_whatever_the_body(skip: int) -
     buf = _CountingBuffer(bodies[skip])
     assert plain.read_sole_entry(buf, 0x0A) is None  # type: ignore[arg-type]
     assert buf.reads < 50
+
+
+def test_other_dtypes_are_declined_before_any_lookup(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An integer or string answer costs the plain reader a glance, not a cache lookup."""
+
+    def lookup(*args: object) -> None:
+        raise AssertionError("looked up")
+
+    monkeypatch.setattr(plain, "_sole_layout", lookup)
+    monkeypatch.setattr(plain, "_layout", lookup)
+    for arr in (np.arange(6, dtype=np.int32).reshape(2, 3), np.array([b"a", b"bc"], dtype=object)):
+        one = served.encode_tf_response({"y": arr})
+        assert plain.read_sole_entry(memoryview(one), 0x0A) is None
+        two = served.encode_tf_response({"y": arr, "z": arr})
+        assert list(TFResponse(two)) == ["y", "z"]
+        assert_same_tensor(TFResponse(one)["y"], arr)
