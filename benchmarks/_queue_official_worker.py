@@ -8,16 +8,21 @@ one JSON answer from its stdout; progress and errors go to stderr. Standard libr
 Spec::
 
     {"url": "http://127.0.0.1:PORT", "queue": "q_official", "records": 10000,
-     "size": 100, "window": 64, "token": "", "server_pid": 1234}
+     "size": 100, "window": 64, "token": "", "server_pid": 1234,
+     "commit": "each" | "list", "batch": 32}
 
 What it does, as the SDK's documentation writes it:
 
 * put phase: ``index, request_id = queue.put(payload(i))`` for i in 0..records-1, one
   after the other (the client is synchronous: one request at a time per thread);
 * watch phase: ``watcher = queue.watch(0, window, auto_commit=False)``, then
-  ``for df in watcher.run(): ...; queue.commit(df.index)`` (one HTTP PUT per record, as
-  the SDK's docs recommend for manual commit) until ``records`` records came, then
-  ``watcher.close()``.
+  ``for df in watcher.run(): ...`` until ``records`` records came, then
+  ``watcher.close()``. Each record is committed either by itself,
+  ``queue.commit(df.index)`` (``"each"``: one HTTP PUT per record), or with the others
+  in a list, ``queue.commit([i, j, ...])`` (``"list"``: the manual's ``commit(index)``
+  takes a list; one PUT per ``batch`` records and one for the last ones). ``batch`` stays
+  below the window: the service stops pushing at ``window`` uncommitted records, and a
+  synchronous loop waiting for more before it commits would wait for ever.
 
 The phases are timed with ``time.perf_counter`` (put: first put to last answer; watch:
 from ``watch()`` to the last commit's answer; ``close()`` is not timed) and the process's
@@ -100,7 +105,13 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
     received: list[int] = []
     seqs: list[int] = []
     commits = 0
+    commit_requests = 0
     bad_data = 0
+    in_list = spec.get("commit", "each") == "list"
+    batch = int(spec.get("batch", 1))
+    if in_list and not 0 < batch < window:
+        raise SystemExit(f"batch {batch} must be in 1..{window - 1} (the window)")
+    pending: list[int] = []
     c0, s0, t0 = time.process_time(), server_cpu(pid), time.perf_counter()
     watcher = queue.watch(0, window, auto_commit=False)
     for df in watcher.run():
@@ -110,8 +121,17 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
         seqs.append(seq)
         if data != bodies[seq]:
             bad_data += 1
-        queue.commit(df.index)
-        commits += 1
+        if in_list:
+            pending.append(df.index)
+            if len(pending) >= batch or len(received) == n:
+                queue.commit(pending)
+                commits += len(pending)
+                commit_requests += 1
+                pending = []
+        else:
+            queue.commit(df.index)
+            commits += 1
+            commit_requests += 1
         if len(received) == n:
             break
     watch_s = time.perf_counter() - t0
@@ -132,6 +152,7 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
         "seqs_ok": sorted(seqs) == list(range(n)),
         "bad_data": bad_data,
         "commits": commits,
+        "commit_requests": commit_requests,
         "first_index": min(put_indexes) if put_indexes else None,
         "last_index": max(put_indexes) if put_indexes else None,
     }

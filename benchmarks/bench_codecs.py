@@ -51,6 +51,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
 import google.protobuf  # noqa: E402
+from _charts import bar_chart, needs_log  # noqa: E402
 from _timing import fmt_ns, measure  # noqa: E402
 from google.protobuf.internal import api_implementation  # noqa: E402
 
@@ -388,6 +389,38 @@ def markdown_table(rows: list[list[str]]) -> str:
     return "\n".join(out)
 
 
+def _us(r: dict[str, Any]) -> tuple[float, float, float]:
+    return r["median_ns"] / 1e3, r["q1_ns"] / 1e3, r["q3_ns"] / 1e3
+
+
+def draw_chart(
+    cases: list[Case], baselines: dict[str, dict[str, dict[str, Any]]], path: str
+) -> None:
+    """The TensorFlow float32 rows as grouped bars: aioeas, the numpy copy, eas-prediction
+    (the integer rows are in the table only)."""
+    groups: dict[str, dict[str, tuple[float, float, float]]] = {}
+    for c in cases:
+        if c.api != "tf" or not c.is_float:
+            continue
+        bars = {"aioeas": _us(c.aioeas)}
+        bars["numpy copy"] = _us(baselines[c.data.key]["bytes" if c.op == "encode" else "copy"])
+        for name, r in (
+            ("eas-prediction (list)", c.eas_list),
+            ("eas-prediction (ndarray)", c.eas_nd),
+        ):
+            if r and "median_ns" in r:
+                bars[name] = _us(r)
+        shape = "[" + ",".join(str(d) for d in c.data.arr.shape) + "]"
+        groups[f"{c.op}\n{c.data.label.split(' ')[0]} {shape}"] = bars
+    bar_chart(
+        path,
+        "TensorFlow float32 tensors: encode a request, decode a response (median, IQR)",
+        "µs per call",
+        groups,
+        log=needs_log(groups),
+    )
+
+
 def minor_faults(fn: Callable[[], Any], n: int = 5) -> float:
     """Minor page faults per call (evidence for where large copies spend their time)."""
     fn()
@@ -416,6 +449,12 @@ def main() -> int:
     ap.add_argument("--no-official", action="store_true", help="aioeas and numpy only")
     ap.add_argument("--markdown", action="store_true", help="print the table as Markdown too")
     ap.add_argument("--json", metavar="PATH", help="write every measurement as JSON")
+    ap.add_argument(
+        "--chart",
+        metavar="PATH",
+        help="draw the TF rows as an SVG bar chart (needs matplotlib: aioeas[bench]); "
+        "docs/img/bench-codecs.svg is the one docs/benchmarks.md shows",
+    )
     args = ap.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     started = time.perf_counter()
@@ -552,6 +591,8 @@ def main() -> int:
                 indent=1,
             )
         )
+    if args.chart:
+        draw_chart(cases, baselines, args.chart)
     progress("done")
     return 1 if problems else 0
 

@@ -21,7 +21,17 @@ import numpy.typing as npt
 from aioeas.codecs.convert import WireValues
 from aioeas.codecs.dtypes import BLADE_KINDS, DT_NUMPY, BladeDataType, DataType, Kind, kind_of
 from aioeas.codecs.varint import decode_varints, encode_varint, read_varint, to_signed64
-from aioeas.codecs.wire import I32, I64, LEN, VARINT, Writer, iter_fields, tag, utf8
+from aioeas.codecs.wire import (
+    I32,
+    I64,
+    LEN,
+    VARINT,
+    Writer,
+    iter_fields,
+    string_field,
+    tag,
+    utf8,
+)
 from aioeas.errors import DecodeError
 
 __all__ = [
@@ -30,6 +40,7 @@ __all__ = [
     "TF_FIELDS",
     "TORCH_FIELDS",
     "BladeArray",
+    "array_head",
     "decode_array_proto",
     "decode_blade_array",
     "write_array_proto",
@@ -57,14 +68,6 @@ _TOO_BIG: Final = 1 << 63
 _FIXED_WIRE: Final[dict[Kind, int]] = {"f4": I32, "f8": I64}
 
 
-def _write_values(w: Writer, field: int, values: WireValues) -> None:
-    if values.items is not None:
-        for item in values.items:
-            w.blob(field, item)
-    elif values.payload is not None and values.payload.nbytes:
-        w.blob(field, values.payload)
-
-
 @functools.lru_cache(maxsize=4096)
 def _dims_field(field: int, shape: tuple[int, ...]) -> bytes:
     """A shape message field (``ArrayShape``/``Shape``: packed ``dim`` = 1), cached by shape."""
@@ -73,9 +76,28 @@ def _dims_field(field: int, shape: tuple[int, ...]) -> bytes:
     return tag(field, LEN) + encode_varint(len(inner)) + inner
 
 
-@functools.lru_cache(maxsize=64)
-def _dtype_field(code: int) -> bytes:
-    return tag(1, VARINT) + encode_varint(code)
+@functools.lru_cache(maxsize=4096)
+def array_head(code: int, shape: tuple[int, ...], field: int, nbytes: int) -> bytes:
+    """An ``ArrayProto`` up to its values: dtype (1), array_shape (2), and the key and length
+    of the packed value field, left out when there are no values (proto3 writes no empty
+    packed field). Cached by what decides it: a service sees few (dtype, shape) pairs, and
+    building these few bytes was most of the fixed cost of a small request.
+    """
+    head = tag(1, VARINT) + encode_varint(code) + _dims_field(2, shape)
+    return head + tag(field, LEN) + encode_varint(nbytes) if nbytes else head
+
+
+def _with_values(head: bytes, field: int, values: WireValues) -> Writer:
+    """``head`` then the values: the payload as one piece (the array's own memory, copied
+    once when the body is joined), or one field per string element."""
+    if values.items is not None:
+        w = Writer([head], len(head))
+        for item in values.items:
+            w.blob(field, item)
+        return w
+    payload = values.payload
+    assert payload is not None  # numbers always have one (strings have items instead)
+    return Writer([head, payload], len(head) + payload.nbytes)
 
 
 def write_array_proto(values: WireValues) -> Writer:
@@ -84,21 +106,20 @@ def write_array_proto(values: WireValues) -> Writer:
     The shape is written even for a 0-d tensor, as the official client does, so that
     requests are byte-identical to its own.
     """
-    w = Writer()
-    w.raw(_dtype_field(int(values.dtype)) + _dims_field(2, tuple(values.shape)))
-    _write_values(w, _FIELD_OF[values.kind], values)
-    return w
+    field = _FIELD_OF[values.kind]
+    nbytes = values.payload.nbytes if values.payload is not None else 0
+    return _with_values(array_head(values.dtype, values.shape, field, nbytes), field, values)
 
 
 def write_blade_array(name: str, batch_size: int, values: WireValues, kind: Kind) -> Writer:
     """One Blade ``Array``: both names are the input's name, as the official client sends them."""
-    w = Writer()
-    w.string(1, name)
-    w.string(2, name)
-    w.varint(3, batch_size)
-    w.raw(_dims_field(4, tuple(values.shape)))
-    _write_values(w, _BLADE_FIELD_OF[kind], values)
-    return w
+    field = _BLADE_FIELD_OF[kind]
+    nbytes = values.payload.nbytes if values.payload is not None else 0
+    head = string_field(1, name) + string_field(2, name) + tag(3, VARINT)
+    head += encode_varint(batch_size) + _dims_field(4, values.shape)
+    if nbytes:
+        head += tag(field, LEN) + encode_varint(nbytes)
+    return _with_values(head, field, values)
 
 
 # ---------------------------------------------------------------------------- reading

@@ -39,8 +39,9 @@ _INFER: dict[np.dtype[Any], DataType] = {
 class WireValues(NamedTuple):
     """One tensor ready for the wire (a NamedTuple: built once per tensor, on the hot path).
 
-    ``payload`` is the packed field's content (a uint8 view of the array's own buffer for
-    float and double, freshly encoded varints for integers and bools); for strings
+    ``payload`` is the packed field's content (a view of the array's own C-contiguous
+    memory for float and double, possibly of several dimensions and another item size:
+    count it in ``nbytes``; freshly encoded varints for integers and bools); for strings
     ``items`` holds each element's bytes instead.
     """
 
@@ -195,9 +196,8 @@ def prepare(
     if dtype is None and shape is None and type(data) is np.ndarray and data.flags.c_contiguous:
         as_is = _AS_IS.get(data.dtype)
         if as_is is not None and (allowed is None or as_is[0] in allowed):
-            # the common case, kept short: the array's own bytes, no checks to make
-            view = data.reshape(-1).view(np.uint8).data
-            return WireValues(as_is[0], data.shape, as_is[1], view, None)
+            # the common case, kept short: the array's own memory, no checks to make
+            return WireValues(as_is[0], data.shape, as_is[1], data.data, None)
     target = to_data_type(dtype) if dtype is not None else None
     if target is not None and target not in DT_NUMPY:
         raise InvalidTensorError(

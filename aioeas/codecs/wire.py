@@ -7,13 +7,26 @@ Writing collects pieces (small headers and the arrays' own buffers) and joins th
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from typing import Final
 
 from aioeas.codecs.varint import encode_varint, read_varint
 from aioeas.errors import DecodeError
 
-__all__ = ["I32", "I64", "LEN", "VARINT", "Buffer", "Writer", "iter_fields", "map_entry", "tag"]
+__all__ = [
+    "I32",
+    "I64",
+    "LEN",
+    "VARINT",
+    "Buffer",
+    "Writer",
+    "entry_head",
+    "iter_fields",
+    "map_entry",
+    "string_field",
+    "tag",
+]
 
 VARINT: Final = 0
 I64: Final = 1
@@ -98,14 +111,27 @@ def tag(field: int, wire: int) -> bytes:
     return cached
 
 
+@functools.lru_cache(maxsize=1024)
+def string_field(field: int, text: str) -> bytes:
+    """A whole ``string`` field (key, length, UTF-8), cached: signature, input and output
+    names repeat from one request to the next, and encoding them is per-request work."""
+    data = text.encode("utf-8")
+    return tag(field, LEN) + encode_varint(len(data)) + data
+
+
 class Writer:
-    """Pieces of one message and their total size; nested messages are Writers too."""
+    """Pieces of one message and their total size; nested messages are Writers too.
+
+    A piece is any C-contiguous buffer (``b"".join`` takes it as it is), so an array's own
+    memory goes in as one piece and is copied once, when the message is joined; ``size``
+    counts bytes (a piece's ``nbytes``, not its ``len``).
+    """
 
     __slots__ = ("parts", "size")
 
-    def __init__(self) -> None:
-        self.parts: list[Buffer] = []
-        self.size = 0
+    def __init__(self, parts: list[Buffer] | None = None, size: int = 0) -> None:
+        self.parts: list[Buffer] = [] if parts is None else parts
+        self.size = size
 
     def raw(self, data: bytes) -> None:
         """Bytes already encoded as fields."""
@@ -143,11 +169,17 @@ class Writer:
         return b"".join(self.parts)
 
 
+@functools.lru_cache(maxsize=4096)
+def entry_head(field: int, key: str, size: int) -> bytes:
+    """A map entry up to its value's content: the entry's key and length, the key field,
+    the value's key and length. Cached by (field, name, value size)."""
+    key_field = string_field(1, key)
+    value_head = tag(2, LEN) + encode_varint(size)
+    inner = len(key_field) + len(value_head) + size
+    return tag(field, LEN) + encode_varint(inner) + key_field + value_head
+
+
 def map_entry(field: int, key: str, value: Writer) -> Writer:
     """One entry of a ``map<string, Message>`` field, ready to ``extend`` a message with."""
-    entry = Writer()
-    entry.string(1, key)
-    entry.message(2, value)
-    out = Writer()
-    out.message(field, entry)
-    return out
+    head = entry_head(field, key, value.size)
+    return Writer([head, *value.parts], len(head) + value.size)

@@ -49,6 +49,8 @@ class Request(abc.ABC, Generic[R]):
 
 
 def as_memoryview(body: bytes | bytearray | memoryview, what: str) -> memoryview:
+    if type(body) is bytes:  # the usual case: a flat view of bytes, nothing to check
+        return memoryview(body)
     if not isinstance(body, (bytes, bytearray, memoryview)):
         raise DecodeError(what, f"expected bytes, got {type(body).__name__}")
     view = memoryview(body)

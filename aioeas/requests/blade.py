@@ -15,7 +15,7 @@ import numpy.typing as npt
 from aioeas.codecs.arrays import BladeArray, decode_blade_array, write_blade_array
 from aioeas.codecs.convert import WireValues, check_name, prepare
 from aioeas.codecs.dtypes import BLADE_KINDS, BladeDataType, DataType
-from aioeas.codecs.wire import LEN, Writer, iter_fields
+from aioeas.codecs.wire import LEN, Writer, iter_fields, string_field
 from aioeas.errors import DecodeError, InvalidTensorError, UnknownOutputError, UsageError
 from aioeas.requests.base import Request, Response, as_memoryview, describe_array
 from aioeas.requests.tf import with_body
@@ -103,7 +103,7 @@ class _BladeBase:
     def to_bytes(self) -> bytes:
         w = Writer()
         if self.signature_name is not None:
-            w.string(1, self.signature_name)
+            w.raw(string_field(1, self.signature_name))
         for array in self._inputs.values():
             w.message(2, array)
         for name, dtype in self._fetches:

@@ -18,15 +18,15 @@ from aioeas.codecs.arrays import (
     TF_FIELDS,
     TORCH_FIELDS,
     BladeArray,
-    decode_array_proto,
     decode_blade_array,
     write_array_proto,
     write_blade_array,
 )
 from aioeas.codecs.convert import prepare
 from aioeas.codecs.dtypes import BLADE_KINDS, BladeDataType, DataType
+from aioeas.codecs.plain import decode_array, write_plain_array, write_plain_entry
 from aioeas.codecs.varint import decode_varints, to_signed64
-from aioeas.codecs.wire import LEN, VARINT, Writer, iter_fields, map_entry, utf8
+from aioeas.codecs.wire import LEN, VARINT, Buffer, Writer, iter_fields, map_entry, utf8
 from aioeas.errors import DecodeError
 from aioeas.requests.base import as_memoryview
 from aioeas.requests.blade import _TO_TF, BLADE_TYPES
@@ -109,7 +109,7 @@ def decode_torch_request(body: bytes | bytearray | memoryview) -> TorchPredictRe
         out = TorchPredictRequest()
         for f, wire, a, b in iter_fields(buf, 0, len(buf), what):
             if f == 1 and wire == LEN:
-                out.inputs.append(decode_array_proto(buf, a, b, TORCH_FIELDS, what)[1])
+                out.inputs.append(decode_array(buf, a, b, TORCH_FIELDS, what)[1])
             elif f == 2 and wire == LEN:
                 out.output_filter.extend(int(x) for x in decode_varints(buf[a:b]).view(np.int64))
             elif f == 2 and wire == VARINT:
@@ -157,10 +157,15 @@ def _prepared(value: Tensor, allowed: frozenset[DataType] | None, schema: str) -
 def encode_tf_response(outputs: Mapping[str, Tensor]) -> bytes:
     """A TensorFlow ``PredictResponse`` body. A value is an array, or ``(DataType, array)``
     to send it as a type its dtype does not pick by itself (``DT_QINT8``)."""
-    w = Writer()
+    parts: list[Buffer] = []
     for name, value in outputs.items():
-        w.extend(map_entry(1, name, write_array_proto(_prepared(value, None, "TensorFlow"))))
-    return w.getvalue()
+        plain = write_plain_entry(1, name, value)
+        if plain is None:
+            plain = map_entry(
+                1, name, write_array_proto(_prepared(value, None, "TensorFlow"))
+            ).parts
+        parts += plain
+    return b"".join(parts)
 
 
 def encode_torch_response(
@@ -169,7 +174,10 @@ def encode_torch_response(
     """A PyTorch ``PredictResponse`` body: positional outputs and named ones."""
     w = Writer()
     for value in outputs:
-        w.message(1, write_array_proto(_prepared(value, TORCH_TYPES, "PyTorch")))
+        array = write_plain_array(value) or write_array_proto(
+            _prepared(value, TORCH_TYPES, "PyTorch")
+        )
+        w.message(1, array)
     for name, value in (map_outputs or {}).items():
         w.extend(map_entry(2, name, write_array_proto(_prepared(value, TORCH_TYPES, "PyTorch"))))
     return w.getvalue()

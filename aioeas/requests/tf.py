@@ -7,10 +7,11 @@ from typing import Any, Final, overload
 
 import numpy.typing as npt
 
-from aioeas.codecs.arrays import NO_VALUES, TF_FIELDS, decode_array_proto, write_array_proto
+from aioeas.codecs.arrays import NO_VALUES, TF_FIELDS, write_array_proto
 from aioeas.codecs.convert import check_name, prepare
 from aioeas.codecs.dtypes import DataType
-from aioeas.codecs.wire import LEN, Writer, iter_fields, map_entry, utf8
+from aioeas.codecs.plain import decode_array, read_sole_entry, split_plain_entry, write_plain_entry
+from aioeas.codecs.wire import LEN, Buffer, iter_fields, map_entry, string_field, utf8
 from aioeas.errors import DecodeError, UnknownOutputError
 from aioeas.requests.base import Request, Response, as_memoryview, describe_array
 
@@ -59,7 +60,7 @@ class TFRequest(DTypeConstants, Request["TFResponse"]):
 
     def __init__(self, signature_name: str | None = None) -> None:
         self.signature_name = signature_name
-        self._inputs: dict[str, Writer] = {}
+        self._inputs: dict[str, list[Buffer]] = {}  # name -> the pieces of its map entry
         self._fetches: list[str] = []
 
     def set_signature_name(self, signature_name: str | None) -> None:
@@ -83,8 +84,13 @@ class TFRequest(DTypeConstants, Request["TFResponse"]):
         or a content whose length does not match the shape.
         """
         name = check_name(input_name)
+        if content is _UNSET and dtype is None:
+            plain = write_plain_entry(2, name, data)
+            if plain is not None:  # a float array as it is: nothing to check or convert
+                self._inputs[name] = plain
+                return self
         values = prepare(data, dtype) if content is _UNSET else prepare(content, dtype, shape=data)
-        self._inputs[name] = map_entry(2, name, write_array_proto(values))
+        self._inputs[name] = map_entry(2, name, write_array_proto(values)).parts
         return self
 
     def add_fetch(self, output_name: str) -> TFRequest:
@@ -101,14 +107,13 @@ class TFRequest(DTypeConstants, Request["TFResponse"]):
         return list(self._fetches)
 
     def to_bytes(self) -> bytes:
-        w = Writer()
-        if self.signature_name:
-            w.string(1, self.signature_name)
-        for field in self._inputs.values():  # each a whole ``inputs`` map entry
-            w.extend(field)
+        # the pieces joined once: each tensor's memory is copied here and only here
+        parts: list[Buffer] = [string_field(1, self.signature_name)] if self.signature_name else []
+        for entry in self._inputs.values():
+            parts += entry
         for fetch in self._fetches:
-            w.string(3, fetch)
-        return w.getvalue()
+            parts.append(string_field(3, fetch))
+        return b"".join(parts)
 
     def parse_response(self, body: bytes) -> TFResponse:
         return TFResponse(body)
@@ -125,23 +130,38 @@ def decode_named_arrays(
 ) -> dict[str, tuple[DataType, npt.NDArray[Any]]]:
     """Read the ``map<string, ArrayProto>`` entries of field ``field`` of a message."""
     buf = as_memoryview(body, what)
+    sole = read_sole_entry(buf, field << 3 | LEN)
+    if sole is not None:  # one output, laid out as protobuf lays it out: the usual answer
+        return dict((sole,))
     out: dict[str, tuple[DataType, npt.NDArray[Any]]] = {}
     for f, wire, a, b in iter_fields(buf, 0, len(buf), what):
         if f != field:
             continue
         if wire != LEN:
             raise DecodeError(what, f"field {field} has wire type {wire}", body)
-        key = ""
-        value: tuple[DataType, npt.NDArray[Any]] | None = None
-        for ef, ewire, x, y in iter_fields(buf, a, b, what):
-            if ef == 1 and ewire == LEN:
-                key = utf8(buf, x, y, what)
-            elif ef == 2 and ewire == LEN:
-                value = decode_array_proto(buf, x, y, fields, what)
-        if value is None:  # an entry without a value is an empty ArrayProto
-            value = (DataType.DT_INVALID, NO_VALUES)
+        key, value = decode_entry(buf, a, b, fields, what)
         out[key] = value  # a later entry wins, as protobuf's map parsing does
     return out
+
+
+def decode_entry(
+    buf: memoryview, a: int, b: int, fields: Mapping[int, Any], what: str
+) -> tuple[str, tuple[DataType, npt.NDArray[Any]]]:
+    """One ``map<string, ArrayProto>`` entry in ``buf[a:b]``: its key and its array."""
+    plain = split_plain_entry(buf, a, b)
+    if plain is not None:  # key then value, as protobuf's writers and aioeas's lay it out
+        x, y = plain
+        return utf8(buf, a + 2, x, what), decode_array(buf, y, b, fields, what)
+    key = ""
+    value: tuple[DataType, npt.NDArray[Any]] | None = None
+    for ef, ewire, x, y in iter_fields(buf, a, b, what):
+        if ef == 1 and ewire == LEN:
+            key = utf8(buf, x, y, what)
+        elif ef == 2 and ewire == LEN:
+            value = decode_array(buf, x, y, fields, what)
+    if value is None:  # an entry without a value is an empty ArrayProto
+        value = (DataType.DT_INVALID, NO_VALUES)
+    return key, value
 
 
 def with_body(exc: DecodeError, body: bytes | bytearray | memoryview) -> DecodeError:

@@ -8,14 +8,15 @@ from typing import Any, Final, overload
 import numpy as np
 import numpy.typing as npt
 
-from aioeas.codecs.arrays import TORCH_FIELDS, decode_array_proto, write_array_proto
+from aioeas.codecs.arrays import TORCH_FIELDS, write_array_proto
 from aioeas.codecs.convert import check_name, prepare
 from aioeas.codecs.dtypes import DataType
+from aioeas.codecs.plain import decode_array, write_plain_array
 from aioeas.codecs.varint import encode_varints
 from aioeas.codecs.wire import LEN, Writer, iter_fields, map_entry
 from aioeas.errors import DecodeError, InvalidTensorError, UnknownOutputError, UsageError
 from aioeas.requests.base import Request, Response, as_memoryview, describe_array
-from aioeas.requests.tf import DTypeConstants, decode_named_arrays, with_body
+from aioeas.requests.tf import DTypeConstants, decode_entry, with_body
 
 __all__ = ["TorchRequest", "TorchResponse"]
 
@@ -82,6 +83,9 @@ class TorchRequest(DTypeConstants, Request["TorchResponse"]):
 
     def _values(self, data: Any, dtype: Any, content: Any) -> Writer:
         if content is _UNSET:
+            plain = write_plain_array(data) if dtype is None else None
+            if plain is not None:  # a float array as it is: nothing to check or convert
+                return plain
             values = prepare(data, dtype, allowed=TORCH_TYPES, schema="PyTorch")
         else:
             values = prepare(content, dtype, shape=data, allowed=TORCH_TYPES, schema="PyTorch")
@@ -159,12 +163,17 @@ class TorchResponse(Response):
         try:
             buf = as_memoryview(self.content, what)
             self._outputs: list[tuple[DataType, npt.NDArray[Any]]] = []
+            self._map: dict[str, tuple[DataType, npt.NDArray[Any]]] = {}
             for field, wire, a, b in iter_fields(buf, 0, len(buf), what):
                 if field == 1:
                     if wire != LEN:
                         raise DecodeError(what, f"an output has wire type {wire}")
-                    self._outputs.append(decode_array_proto(buf, a, b, TORCH_FIELDS, what))
-            self._map = decode_named_arrays(self.content, 2, what, TORCH_FIELDS)
+                    self._outputs.append(decode_array(buf, a, b, TORCH_FIELDS, what))
+                elif field == 2:
+                    if wire != LEN:
+                        raise DecodeError(what, f"field 2 has wire type {wire}")
+                    key, value = decode_entry(buf, a, b, TORCH_FIELDS, what)
+                    self._map[key] = value  # a later entry wins, as in protobuf
         except DecodeError as exc:
             raise with_body(exc, self.content) from None
 
