@@ -135,8 +135,10 @@ def _frame_writer(index: int, tags: Mapping[str, str], data: Buffer, message: st
     if index:
         w.varint(1, index)
     _write_map(w, 2, tags)
-    if len(data):
-        w.blob(3, data)
+    # a memoryview of a wider type (floats) has fewer items than bytes: its length is nbytes
+    size = data.nbytes if isinstance(data, memoryview) else len(data)
+    if size:
+        w.blob(3, data, size)
     if message:
         w.string(4, message)
     return w

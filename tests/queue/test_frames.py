@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -236,3 +237,14 @@ def test_a_map_entry_without_key_or_value_has_empty_strings() -> None:
 def test_a_bad_index_is_named_in_the_error() -> None:
     with pytest.raises(UsageError, match=r"^a record index is a uint64, got -1$"):
         encode_frame(index=-1)
+
+
+@pytest.mark.parametrize("dtype", ["<f4", "<f8", "<i2", "u1"])
+def test_a_memoryview_of_a_wider_type_is_framed_by_its_bytes(dtype: str) -> None:
+    """``data`` may be any buffer: a memoryview of floats has fewer items than bytes, and
+    the frame must carry all its bytes (its length field too), as ``bytes(view)`` would."""
+    array = np.arange(5).astype(dtype)
+    view = memoryview(array)
+    framed = encode_frame(7, {"k": "v"}, view)
+    assert framed == encode_frame(7, {"k": "v"}, array.tobytes())
+    assert decode_frame(framed).data == array.tobytes()
