@@ -291,16 +291,16 @@ class AsyncInference(AsyncResource):
         future: asyncio.Future[QueueRecord] = asyncio.get_running_loop().create_future()
         self._waiters[request_id] = future
         try:
-            if probe:
+            if probe:  # its own request's timeout is raised as it is: not the result's wait
                 found = await self.sink.get(request_id=request_id, timeout=0, auto_delete=False)
                 if found and not future.done():
                     self._commit(found[0])
                     future.set_result(found[0])
-            if wait is None or future.done():
-                return await future
-            return await asyncio.wait_for(future, wait)
-        except asyncio.TimeoutError:
-            raise ResultTimeoutError(index, request_id, wait or 0.0, self.result) from None
+            try:
+                return await asyncio.wait_for(future, wait)
+            except asyncio.TimeoutError:
+                assert wait is not None  # only a bounded wait runs out
+                raise ResultTimeoutError(index, request_id, wait, self.result) from None
         finally:
             if self._waiters.get(request_id) is future:
                 del self._waiters[request_id]

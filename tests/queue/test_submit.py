@@ -10,7 +10,7 @@ import pytest
 
 import aioeas.queue.submit as submit_module
 from aioeas.emulator import Emulator
-from aioeas.errors import QueueError, UsageError
+from aioeas.errors import QueueError, RequestTimeoutError, UsageError
 from aioeas.queue import (
     AsyncInference,
     PutUncertainError,
@@ -632,4 +632,23 @@ async def test_a_put_answered_without_a_request_id_fails_that_submit_saying_why(
         assert str(info.value) == (
             "the queue answered put (index 1) without a request id: its result cannot be matched"
         )
+        assert inference.in_flight == 0
+
+
+async def test_a_sink_lookup_that_times_out_is_not_reported_as_the_results_wait(
+    emu: Emulator,
+) -> None:
+    """``result(request_id)`` for an id not held here first looks in the sink; that GET
+    timing out is a ``RequestTimeoutError`` (the sink did not answer), not a
+    ``ResultTimeoutError`` of a wait that never started (it said "within 0.0 s")."""
+    emu.add_queue_service("probe", processor=lambda body: body)
+    async with _inference(emu, "probe") as inference:
+
+        async def slow_get(**kwargs: object) -> list[QueueRecord]:
+            raise RequestTimeoutError("no answer within 5 s")
+
+        inference.sink.get = slow_get  # type: ignore[method-assign]
+        with pytest.raises(RequestTimeoutError) as info:
+            await inference.result("unknown-id", timeout=None)
+        assert not isinstance(info.value, ResultTimeoutError)
         assert inference.in_flight == 0
