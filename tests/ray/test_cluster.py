@@ -254,7 +254,8 @@ def test_a_directory_of_csv_or_json_lines_files_on_ray(
     and each row's answer is the single-process command's for that file and row."""
     data = tmp_path / "data"
     (data / "more").mkdir(parents=True)
-    sizes = {data / f"part-0.{fmt}": 300, data / "more" / f"part-1.{fmt}": 170}
+    # part-0 is read in two pieces (1,024 rows at a time): its rows are numbered on
+    sizes = {data / f"part-0.{fmt}": 1_100, data / "more" / f"part-1.{fmt}": 170}
     for part, (path, size) in enumerate(sizes.items()):
         rows = [{"k": i, "fea1": (i * 3 + part) % 7, "fea2": 0.5 * part} for i in range(size)]
         if fmt == "csv":
