@@ -178,6 +178,11 @@ class RowSource:
             self._parquet_file = _parquet().ParquetFile(_binary(path))
             self.columns = list(self._parquet_file.schema_arrow.names)
 
+    @property
+    def arrow_schema(self) -> Any:
+        """A Parquet file's Arrow schema; None for text formats (typed cell by cell)."""
+        return self._parquet_file.schema_arrow if self.fmt == "parquet" else None
+
     def close(self) -> None:
         """Let go of the input file (a Parquet file is held open from the start)."""
         if self.fmt == "parquet":

@@ -1,12 +1,13 @@
 """``aioeas predict --ray [ADDRESS]``: the same prediction, run by Ray Data on a cluster.
 
-Loaded only with ``--ray`` (it brings ray). Ray Data reads the input (a file, a directory or
-a glob of Parquet, CSV or JSON lines), an actor pool of ``--actors`` runs
-``aioeas.ray.Predictor`` on it (``--concurrency`` requests in flight per actor,
-``--batch-size`` rows per request), and Ray writes a directory of Parquet files: the
-input's columns (or, with ``--id``, only that one) and ``result`` and ``error``. Rows are
-sent as the single-process command sends them (a JSON list of records made by the same
-conversion); each row's answer is kept as JSON text in ``result``.
+Loaded only with ``--ray`` (it brings ray). The driver lists the input files (a file, a
+directory or a glob of Parquet, CSV or JSON lines); Ray Data reads them with aioeas's own
+reader (``aioeas.cli.rayread``: one task per file, streamed, rows typed and numbered as the
+single-process command does), an actor pool of ``--actors`` runs ``aioeas.ray.Predictor``
+on the rows (``--concurrency`` requests in flight per actor, ``--batch-size`` rows per
+request), and Ray writes a directory of Parquet files: ``file`` and ``row`` (where each row
+came from, to join the results back), the input's columns (or, with ``--id``, only that
+one), ``result`` (each row's answer as JSON text) and ``error``.
 
 With no ADDRESS a local cluster is started for the run and stopped after it; with one
 (``127.0.0.1:6379``, ``ray://...``) the run joins that cluster, whose workers must reach the
@@ -26,7 +27,9 @@ import click
 import ray.data  # here: a missing ray is one line from the command (MissingExtraError)
 
 from aioeas.cli.formats import ROW_FORMATS, detect_format
+from aioeas.cli.inputs import RowSource
 from aioeas.cli.options import CLIError, count
+from aioeas.cli.rayread import RECORD, UNREAD, check_columns, read_files
 from aioeas.errors import EASError
 
 __all__ = ["RayJob", "RaySummary", "input_files", "run_on_ray"]
@@ -71,7 +74,11 @@ def input_files(path: str, given: str | None) -> tuple[tuple[str, ...], str]:
     """INPUT as files and their format: a file, a directory (its files of a row format,
     recursively) or a glob; a URL (``s3://...``) is left to Ray to list."""
     if "://" in path:
-        return (path,), given or detect_format(path, "INPUT")
+        raise click.BadParameter(
+            f"{path!r}: --ray reads files by their path (aioeas's own reader, on every "
+            "worker): mount the storage, or copy the files to a shared directory",
+            param_hint="INPUT",
+        )
     if os.path.isdir(path):
         files = sorted(
             str(p)
@@ -141,6 +148,9 @@ def run_on_ray(job: RayJob) -> RaySummary:
         "rows_per_request": job.batch_size,
         "concurrency": job.concurrency,
     }
+    problem = _first_problem(job)  # before Ray starts
+    if problem is not None:
+        raise click.UsageError(problem)
     started = False
     if not ray.is_initialized():
         if job.address is None:
@@ -157,24 +167,12 @@ def run_on_ray(job: RayJob) -> RaySummary:
     try:
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = not job.quiet
-        ds = _read(ray.data, job)
-        columns = ds.columns()
-        taken = sorted({"result", "error"} & set(columns or []))
-        if taken:
-            raise click.UsageError(
-                f"the input has a column {taken[0]!r}: --ray adds result and error columns "
-                "to the input's (rename it first)"
-            )
-        if job.id_column is not None and job.id_column not in (columns or [job.id_column]):
-            raise click.BadParameter(
-                f"the input has no column {job.id_column!r} (it has {', '.join(columns or [])})",
-                param_hint="--id",
-            )
         rows_per_batch = max(
             job.batch_size * max(job.concurrency, REQUESTS_PER_BATCH), MIN_BATCH_ROWS
         )
-        # Blocks of one batch each, streamed: a single file is one block as read, and a
-        # block goes to one actor (the others would wait).
+        ds = _read(ray.data, job, rows_per_batch)
+        # Blocks of one batch each, streamed: Ray gathers what a read task yields into
+        # large blocks, and a block goes to one actor (the others would wait).
         ds = ds.repartition(target_num_rows_per_block=rows_per_batch)
         scored = predict(
             ds,
@@ -183,10 +181,10 @@ def run_on_ray(job: RayJob) -> RaySummary:
             actors=job.actors,
             num_cpus=job.cpus_per_actor,
             batch_size=rows_per_batch,
+            json_column=RECORD,
+            unread_column=UNREAD,
             **predictor_options,
         )
-        if job.id_column is not None:
-            scored = scored.select_columns([job.id_column, "result", "error"])
         try:
             scored.write_parquet(job.output_dir)
         except Exception as exc:
@@ -200,13 +198,36 @@ def run_on_ray(job: RayJob) -> RaySummary:
     return _summarize(job)
 
 
-def _read(data: Any, job: RayJob) -> Any:
-    files = list(job.files)
-    if job.input_format == "parquet":
-        return data.read_parquet(files)
-    if job.input_format == "csv":
-        return data.read_csv(files)
-    return data.read_json(files, lines=True, file_extensions=None)
+def _read(data: Any, job: RayJob, rows: int) -> Any:
+    """The rows of ``job.files``: one item per file, read by a task each (streamed, ``rows``
+    at a time) with the single-process command's reader."""
+    files = data.from_items(
+        [{"file": path} for path in job.files], override_num_blocks=len(job.files)
+    )
+    return files.map_batches(
+        read_files,
+        batch_size=1,
+        batch_format="pyarrow",
+        zero_copy_batch=True,
+        fn_kwargs={"fmt": job.input_format, "rows": rows, "id_column": job.id_column},
+    )
+
+
+def _first_problem(job: RayJob) -> str | None:
+    """What is wrong with the first file's columns, found in the driver before Ray starts
+    work (its header, or first row; the read tasks check every file as they read it)."""
+    path = job.files[0]
+    source = RowSource(path, job.input_format)
+    try:
+        if source.arrow_schema is None:
+            first = source.batches(1)
+            next(first, None)
+            first.close()
+        if not source.columns:
+            return None
+        return check_columns(path, source.columns, job.id_column)
+    finally:
+        source.close()
 
 
 def _eas_cause(exc: BaseException) -> EASError | None:
@@ -235,10 +256,10 @@ def _summarize(job: RayJob) -> RaySummary:
     failed = len(errors) - errors.null_count
     first = None
     if failed:
-        shown = [job.id_column, "error"] if job.id_column else ["error"]
-        row = written.head(1, columns=shown, filter=pds.field("error").is_valid()).to_pylist()[0]
-        where = f"{job.id_column} {row[job.id_column]}" if job.id_column else "a row"
-        first = f"{where}: {row['error']}"
+        row = written.head(
+            1, columns=["file", "row", "error"], filter=pds.field("error").is_valid()
+        ).to_pylist()[0]
+        first = f"{row['file']} row {row['row']}: {row['error']}"
     return RaySummary(rows=len(errors), failed=failed, first_failure=first)
 
 

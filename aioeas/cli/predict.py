@@ -169,8 +169,10 @@ def _check(job: Job) -> None:
     default=None,
     metavar="[ADDRESS]",
     help="Run on a Ray cluster (the ray extra): at ADDRESS (127.0.0.1:6379, ray://...), or "
-    "a local one for this run. INPUT may then be a directory or a glob; put --ray after "
-    "INPUT, or write --ray=ADDRESS.",
+    "a local one for this run. INPUT may then be a directory or a glob (paths every worker "
+    "can open), read as without --ray; --out is a directory of Parquet files with file and "
+    "row (each row's file and number in it) to join results back. Put --ray after INPUT, "
+    "or write --ray=ADDRESS.",
 )
 @click.option(
     "--actors",
@@ -183,8 +185,8 @@ def _check(job: Job) -> None:
     "id_column",
     default=None,
     metavar="COLUMN",
-    help="With --ray: the input column that identifies rows; the output keeps only it, "
-    "result and error (default: every input column).",
+    help="With --ray: the one input column to keep in the output, with file, row, result "
+    "and error (default: every input column).",
 )
 @click.option(
     "--cpus-per-actor",
@@ -239,8 +241,9 @@ def predict(
     \b
     --ray [ADDRESS]: the same rows on a Ray cluster (a local one for the run when no
     ADDRESS), --actors N actors with --concurrency requests in flight each; INPUT may be
-    a directory or a glob; --out is a directory of Parquet files with the input's columns
-    (or only --id COLUMN), result (JSON text) and error. See docs/guides/ray.md.
+    a directory or a glob; --out is a directory of Parquet files with file and row (the
+    row's file and its number there, as without --ray), the input's columns (or only --id
+    COLUMN), result (JSON text) and error. See docs/guides/ray.md.
 
     Exit status: 0 when every row succeeded, 1 when any failed (they are in the output;
     the last line gives the first one's reason), 130 when interrupted (what finished is

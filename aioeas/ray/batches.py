@@ -25,6 +25,7 @@ __all__ = [
     "batch_format",
     "column_array",
     "column_names",
+    "column_values",
     "num_rows",
     "rows_of",
     "with_columns",
@@ -73,6 +74,16 @@ def rows_of(batch: Any, fmt: str, columns: Sequence[str]) -> list[dict[str, Any]
     return [{c: a[i] for c, a in arrays} for i in range(num_rows(batch, fmt))]
 
 
+def column_values(batch: Any, fmt: str, column: str) -> list[Any]:
+    """One column's cells as Python values, in row order."""
+    if fmt == "pyarrow":
+        values: list[Any] = batch.column(column).to_pylist()
+        return values
+    if fmt == "pandas":
+        return list(batch[column].tolist())
+    return list(batch[column])
+
+
 def column_array(batch: Any, fmt: str, column: str) -> npt.NDArray[Any]:
     """One column as a numpy array, rows along axis 0 (an object array for ragged rows)."""
     if fmt == "numpy":
@@ -89,11 +100,12 @@ def column_array(batch: Any, fmt: str, column: str) -> npt.NDArray[Any]:
     return array
 
 
-def with_columns(batch: Any, fmt: str, new: Mapping[str, Any]) -> Any:
+def with_columns(batch: Any, fmt: str, new: Mapping[str, Any], drop: Sequence[str] = ()) -> Any:
     """``batch`` with ``new`` columns (numpy arrays, or lists of str/None) appended (a column
-    of the same name replaced), in the batch's own format; the input is not changed."""
+    of the same name replaced) and the ``drop`` columns left out, in the batch's own format;
+    the input is not changed."""
     if fmt == "numpy":
-        out = dict(batch)
+        out = {name: values for name, values in batch.items() if name not in drop}
         for name, values in new.items():
             out[name] = values if isinstance(values, np.ndarray) else _objects(values)
         return out
@@ -102,10 +114,10 @@ def with_columns(batch: Any, fmt: str, new: Mapping[str, Any]) -> Any:
             name: list(values) if isinstance(values, np.ndarray) and values.ndim > 1 else values
             for name, values in new.items()
         }
-        return batch.assign(**columns)
+        return batch.drop(columns=list(drop)).assign(**columns)
     import pyarrow as pa
 
-    table = batch
+    table = batch.drop_columns(list(drop)) if drop else batch
     for name, values in new.items():
         if isinstance(values, np.ndarray) and values.ndim > 1:
             from ray.data.extensions import ArrowTensorArray

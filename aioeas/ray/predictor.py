@@ -58,6 +58,12 @@ class Predictor:
     - ``columns`` (string): the columns a record is made of (default: all); ``record``: a
       function from a row (dict) to what is sent for it instead (made JSON-ready as
       ``StringRequest.from_records`` does).
+    - ``json_column`` (string): a column whose cells are each row's record already as
+      JSON text (made once by a reader, as ``aioeas predict --ray``'s are): sent as it
+      is, ``rows_per_request`` of them as a JSON list; no conversion on the actor.
+      ``unread_column``: a column of reasons rows could not be read (None for the rest):
+      such a row is not sent and gets its reason as its error. Both columns are left out
+      of the output (they were made for the requests).
     - ``rows_per_request``: ``None`` sends each row alone (a string service gets the
       record itself); ``N`` sends up to N rows at once (a JSON list of records; tensors
       stacked along axis 0), and the answer is split back into rows. A request refused
@@ -78,6 +84,8 @@ class Predictor:
         kind: str = "string",
         columns: Sequence[str] | None = None,
         record: Callable[[dict[str, Any]], Any] | None = None,
+        json_column: str | None = None,
+        unread_column: str | None = None,
         rows_per_request: int | None = None,
         inputs: Mapping[Any, str] | None = None,
         outputs: Sequence[Any] | None = None,
@@ -102,10 +110,21 @@ class Predictor:
             if inputs or outputs or signature:
                 raise UsageError("inputs, outputs and signature are for tensor services")
         else:
-            if columns is not None or record is not None:
-                raise UsageError("columns and record are for string services (kind='string')")
+            if columns is not None or record is not None or json_column is not None:
+                raise UsageError(
+                    "columns and record are for string services (kind='string'), "
+                    "and so is json_column"
+                )
             if not inputs:
                 raise UsageError(f"a {kind} service needs inputs={{input: column}}")
+        if json_column is not None and (columns is not None or record is not None):
+            raise UsageError("json_column holds the records: columns and record do not apply")
+        if unread_column is not None and json_column is None:
+            raise UsageError("unread_column goes with json_column (the rows a reader made)")
+        for name in ("json_column", "unread_column"):
+            value = locals()[name]
+            if value is not None and (not isinstance(value, str) or not value):
+                raise UsageError(f"{name} must be a non-empty str, got {value!r}")
         if record is not None and not callable(record):
             raise UsageError(f"record is a function of a row, got {type(record).__name__}")
         for name in ("result_column", "error_column"):
@@ -125,6 +144,8 @@ class Predictor:
         self.kind = kind
         self.columns = None if columns is None else [str(c) for c in columns]
         self.record = record
+        self.json_column = json_column
+        self.unread_column = unread_column
         self.rows_per_request = rows_per_request
         self.inputs = dict(inputs or {})
         self.outputs = list(outputs or [])
@@ -209,7 +230,9 @@ class Predictor:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             raise
-        yield fmt.with_columns(batch, kind, self._columns(n, [p for a in answers for p in a]))
+        made = [c for c in (self.json_column, self.unread_column) if c is not None]
+        answered = self._columns(n, [p for a in answers for p in a])
+        yield fmt.with_columns(batch, kind, answered, drop=made)
 
     async def _answer(self, slots: asyncio.Semaphore, unit: Unit) -> list[tuple[Unit, Any]]:
         """``unit``'s answer, or its pieces' when a refused request was split."""

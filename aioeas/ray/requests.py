@@ -68,6 +68,8 @@ def build_units(predictor: Predictor, batch: Any, kind: str, n: int) -> list[Uni
     """The requests for every row of ``batch``, in row order."""
     names = fmt.column_names(batch, kind)
     wanted = predictor.columns if predictor.kind == "string" else list(predictor.inputs.values())
+    made = [predictor.json_column, predictor.unread_column]
+    wanted = [*(wanted or []), *(c for c in made if c is not None)]
     missing = [c for c in (wanted or []) if c not in names]
     if missing:
         raise UsageError(f"the batch has no column {missing[0]!r} (it has {', '.join(names)})")
@@ -79,6 +81,8 @@ def build_units(predictor: Predictor, batch: Any, kind: str, n: int) -> list[Uni
             f"the batch has a column {taken[0]!r} already, which the predictions would "
             "replace: name the new ones apart (result_column=, error_column=)"
         )
+    if predictor.json_column is not None:
+        return _json_units(predictor, batch, kind)
     if predictor.kind == "string":
         return _string_units(predictor, batch, kind, n, predictor.columns or names)
     return _tensor_units(predictor, batch, kind, n)
@@ -107,6 +111,34 @@ def _string_units(
             ready = []
     if ready:
         units.append(_unit(predictor, [r for r, _ in ready], [v for _, v in ready], True))
+    return units
+
+
+def _json_units(predictor: Predictor, batch: Any, kind: str) -> list[Unit]:
+    """Records made JSON text by a reader: sent as they are (no conversion here); a row
+    the reader could not read fails alone with the reader's reason."""
+    assert predictor.json_column is not None
+    texts = fmt.column_values(batch, kind, predictor.json_column)
+    reasons: list[Any] = [None] * len(texts)
+    if predictor.unread_column is not None:
+        reasons = fmt.column_values(batch, kind, predictor.unread_column)
+    units: list[Unit] = []
+    ready: list[tuple[int, str]] = []
+    size = predictor.rows_per_request
+    for row, (text, reason) in enumerate(zip(texts, reasons, strict=True)):
+        if isinstance(reason, str):
+            units.append(Unit([row], error=reason))
+        elif not isinstance(text, str):
+            units.append(Unit([row], error=f"no record in {predictor.json_column!r}"))
+        elif size is None:
+            units.append(_unit(predictor, [row], [text], as_list=False))
+        else:
+            ready.append((row, text))
+            if len(ready) == size:
+                units.append(_unit(predictor, [r for r, _ in ready], [t for _, t in ready], True))
+                ready = []
+    if ready:
+        units.append(_unit(predictor, [r for r, _ in ready], [t for _, t in ready], True))
     return units
 
 
@@ -143,6 +175,8 @@ def _unit(predictor: Predictor, rows: list[int], payload: Any, as_list: bool) ->
 
 
 def _request(predictor: Predictor, payload: Any, as_list: bool) -> Any:
+    if predictor.json_column is not None:  # JSON texts: a list is them joined
+        return StringRequest("[" + ", ".join(payload) + "]" if as_list else payload[0])
     if predictor.kind == "string":
         value = payload if as_list else payload[0]
         if isinstance(value, (str, bytes)) and not as_list:

@@ -138,4 +138,4 @@ def test_predict_without_an_address_starts_a_cluster_and_stops_it(tmp_path: Path
     assert "Started a local Ray instance" in done.stderr
     assert "predict: 3 rows on Ray (1 actor), 3 ok, 0 failed" in done.stderr
     table = pds.dataset(tmp_path / "out", format="parquet").to_table()
-    assert table.column_names == ["fea1", "fea2", "result", "error"]
+    assert table.column_names == ["file", "row", "fea1", "fea2", "result", "error"]

@@ -95,3 +95,24 @@ def test_without_ray_inputs_are_checked_as_before(tmp_path: Path) -> None:
     directory = invoke("predict", str(tmp_path), *CONNECT)
     assert directory.code == 2
     assert "is a directory" in directory.err
+
+
+@pytest.mark.parametrize(
+    ("header", "flags", "says"),
+    [
+        ("k,row", [], "has a column 'row': --ray adds file, row, result, error"),
+        ("k,error", [], "has a column 'error'"),
+        ("k,x", ["--id", "id"], "has no column 'id' for --id (it has k, x)"),
+    ],
+)
+def test_input_columns_the_output_would_lose_stop_the_run_before_ray_starts(
+    tmp_path: Path, header: str, flags: list[str], says: str
+) -> None:
+    """The first file's header is checked in the driver (the read tasks check every file)."""
+    (tmp_path / "in.csv").write_text(f"{header}\n1,2\n")
+    done = invoke(
+        "predict", str(tmp_path / "in.csv"), "--ray", "-o", str(tmp_path / "out"), *flags, *CONNECT
+    )
+    assert done.code == 2, done.err
+    assert says in done.err
+    assert "Started a local Ray instance" not in done.err

@@ -90,13 +90,16 @@ def test_20000_rows_on_two_actors_equal_the_single_process_command(
     assert on_ray.code == 0, on_ray.err
 
     lines = [json.loads(line) for line in (tmp_path / "one.jsonl").read_text().splitlines()]
-    expected = {int(ids[line["row"]]): line["result"] for line in lines}
+    expected = {line["row"]: line["result"] for line in lines}  # joined by the row number
+    assert len(expected) == n
     written = pds.dataset(tmp_path / "out", format="parquet").to_table()
-    assert written.column_names == ["id", "result", "error"]
-    got_ids = _ids_once(written, "id", n)
+    assert written.column_names == ["file", "row", "id", "result", "error"]
+    rows = _ids_once(written, "row", n)
+    assert set(written.column("file").to_pylist()) == {str(tmp_path / "in.parquet")}
+    assert written.column("id").to_pylist() == [int(ids[r]) for r in rows]  # the input's row
     assert written.column("error").null_count == n
     results = [json.loads(r) for r in written.column("result").to_pylist()]
-    assert dict(zip(got_ids, results, strict=True)) == expected
+    assert dict(zip(rows, results, strict=True)) == expected
     assert results[0]["seen"]["day"].startswith("2024-")  # dates as ISO text
     # the same requests (32 rows each), no more: nothing was sent twice
     total = emulator.call(lambda emu: emu.service("echo_rows").requests)
@@ -233,32 +236,96 @@ def test_the_guides_python_example_runs_as_printed(
     assert capsys.readouterr().out == "2000 rows scored\n"
 
 
+def _alone(emulator: EmulatorThread, path: Path, service: str) -> dict[int, dict[str, Any]]:
+    """The single-process command's output lines for ``path``, by row number."""
+    out = path.with_name(path.name + ".alone.jsonl")
+    done = invoke(
+        "predict", str(path), "-o", str(out), "-e", emulator.url, "--service", service, "-q"
+    )
+    assert done.code in (0, 1), done.err
+    return {line["row"]: line for line in map(json.loads, out.read_text().splitlines())}
+
+
 @pytest.mark.parametrize("fmt", ["csv", "jsonl"])
 def test_a_directory_of_csv_or_json_lines_files_on_ray(
     emulator: EmulatorThread, tmp_path: Path, fmt: str
 ) -> None:
-    """Ray's readers read the files (Arrow types a CSV column as a whole); the records and
-    answers are the single-process command's."""
+    """Every file read by aioeas's own reader: each file's rows are (file, row) pairs 0..n-1,
+    and each row's answer is the single-process command's for that file and row."""
     data = tmp_path / "data"
     (data / "more").mkdir(parents=True)
-    n = 0
-    for part, where in enumerate([data, data / "more"]):
-        rows = [{"k": n + i, "fea1": (n + i) % 7, "fea2": 0.5 * part} for i in range(300)]
-        n += len(rows)
+    # part-0 is read in two pieces (1,024 rows at a time): its rows are numbered on
+    sizes = {data / f"part-0.{fmt}": 1_100, data / "more" / f"part-1.{fmt}": 170}
+    for part, (path, size) in enumerate(sizes.items()):
+        rows = [{"k": i, "fea1": (i * 3 + part) % 7, "fea2": 0.5 * part} for i in range(size)]
         if fmt == "csv":
             text = "k,fea1,fea2\n" + "".join(f"{r['k']},{r['fea1']},{r['fea2']}\n" for r in rows)
         else:
             text = "".join(json.dumps(r) + "\n" for r in rows)
-        (where / f"part-{part}.{fmt}").write_text(text)
-    common = ["-e", emulator.url, "--service", "scorecard_pmml_example", "-q"]
+        path.write_text(text)
+    service = "scorecard_pmml_example"
+    common = ["-e", emulator.url, "--service", service, "-q"]
     done = invoke("predict", str(data), "--ray", "-o", str(tmp_path / "out"), *common)
     assert done.code == 0, done.err
     written = pds.dataset(tmp_path / "out", format="parquet").to_table()
-    assert written.column_names == ["k", "fea1", "fea2", "result", "error"]
-    _ids_once(written, "k", n)
-    first = json.loads(written.sort_by("k").column("result")[0].as_py())
-    alone = invoke(
-        "predict", str(data / f"part-0.{fmt}"), "-o", str(tmp_path / "one.jsonl"), *common
+    assert written.column_names == ["file", "row", "k", "fea1", "fea2", "result", "error"]
+    pairs = list(
+        zip(written.column("file").to_pylist(), written.column("row").to_pylist(), strict=True)
     )
-    assert alone.code == 0, alone.err
-    assert first == json.loads((tmp_path / "one.jsonl").read_text().splitlines()[0])["result"]
+    assert sorted(pairs) == sorted((str(p), r) for p, size in sizes.items() for r in range(size))
+    results = [json.loads(r) for r in written.column("result").to_pylist()]
+    by_pair = dict(zip(pairs, results, strict=True))
+    for path in sizes:
+        alone = _alone(emulator, path, service)
+        assert {r: by_pair[str(path), r] for r in alone} == {
+            r: a["result"] for r, a in alone.items()
+        }
+
+
+def _echo(body: bytes) -> bytes:
+    """A string service that answers each record with the record as it arrived."""
+    return body
+
+
+def test_a_csv_column_mixing_numbers_and_text_is_typed_cell_by_cell(
+    emulator: EmulatorThread, tmp_path: Path
+) -> None:
+    """As the single-process command sends it: each cell typed alone (Ray's CSV reader
+    would make the whole column text)."""
+    path = tmp_path / "mixed.csv"
+    path.write_text("k,v\n0,1\n1,abc\n2,2.5\n3,\n4,TRUE\n5,-7\n")
+    emulator.call(lambda emu: emu.add_service("echo_cells", _echo))
+    done = invoke(
+        "predict", str(path), "--ray", "-o", str(tmp_path / "out"), "-e", emulator.url,
+        "--service", "echo_cells", "-q",
+    )  # fmt: skip
+    assert done.code == 0, done.err
+    written = pds.dataset(tmp_path / "out", format="parquet").to_table().sort_by("row")
+    sent = [json.loads(r) for r in written.column("result").to_pylist()]
+    assert [r["v"] for r in sent] == [1, "abc", 2.5, None, True, -7]
+    assert written.column("v").to_pylist() == ["1", "abc", "2.5", "", "TRUE", "-7"]  # as read
+    alone = _alone(emulator, path, "echo_cells")
+    assert sent == [alone[r]["result"] for r in range(6)]
+
+
+def test_a_json_lines_line_that_is_not_json_fails_at_its_row(
+    emulator: EmulatorThread, tmp_path: Path
+) -> None:
+    path = tmp_path / "rows.jsonl"
+    path.write_text('{"x": 1}\n\n{"x": 2\n{"x": 3}\n')  # a blank line, then a broken one
+    emulator.call(lambda emu: emu.add_service("double", _doubling))
+    done = invoke(
+        "predict", str(path), "--ray", "-o", str(tmp_path / "out"), "-e", emulator.url,
+        "--service", "double", "-q",
+    )  # fmt: skip
+    assert done.code == 1, done.err
+    assert f"the first, {path} row 1: line 3 is not JSON" in done.err
+    written = pds.dataset(tmp_path / "out", format="parquet").to_table().sort_by("row")
+    assert written.column("row").to_pylist() == [0, 1, 2]
+    alone = _alone(emulator, path, "double")
+    assert written.column("error").to_pylist() == [None, alone[1]["error"], None]
+    assert alone[1]["error"].startswith("line 3 is not JSON")
+    results = written.column("result").to_pylist()
+    assert [json.loads(results[0]), results[1], json.loads(results[2])] == [
+        alone[0]["result"], None, alone[2]["result"],
+    ]  # fmt: skip

@@ -61,6 +61,10 @@ def _double(body: bytes) -> str:
         ({"kind": "tf"}, "needs inputs="),
         ({"kind": "tf", "inputs": {"x": "a"}, "columns": ["a"]}, "columns and record"),
         ({"record": 3}, "record is a function"),
+        ({"json_column": "r", "columns": ["a"]}, "json_column holds the records"),
+        ({"unread_column": "u"}, "unread_column goes with json_column"),
+        ({"json_column": ""}, "json_column must be a non-empty str"),
+        ({"kind": "tf", "inputs": {"x": "a"}, "json_column": "r"}, "are for string services"),
         ({"result_column": "e", "error_column": "e"}, "are both 'e'"),
         ({"error_column": ""}, "error_column must be a non-empty str"),
         ({"session": object()}, "session cannot be passed to a Ray actor"),
@@ -307,6 +311,52 @@ async def test_a_refused_list_is_split_until_only_the_bad_row_fails(
     assert "x=13 is refused" in errors[13]
     # 2 lists of 8; the second refused, then halves: 4 + 4, 2 + 2, 1 + 1
     assert service.requests == 2 + 2 + 2 + 2
+
+
+@pytest.mark.parametrize("kind", ["pyarrow", "pandas", "numpy"])
+async def test_records_made_by_a_reader_are_sent_as_they_are(
+    eas_emulator: Emulator, kind: str
+) -> None:
+    """``json_column``: JSON texts sent untouched (a list of them joined, split in halves
+    when refused); ``unread_column``: a row the reader could not read fails with its reason,
+    unsent. Both columns are left out of the output."""
+    bodies: list[bytes] = []
+
+    def keep(body: bytes) -> str:
+        bodies.append(body)
+        return _double(body)
+
+    eas_emulator.add_service("double", keep)
+    texts = ['{"x": 1}', None, '{"x": 13}', '{"x": 3}', '{"x": 4}']
+    unread = [None, "line 2 is not JSON", None, None, None]
+    table = pa.table({"row": range(5), "rec": texts, "why": unread})
+    batches = {
+        "pyarrow": table,
+        "pandas": table.to_pandas(),
+        "numpy": {
+            c: np.array(table.column(c).to_pylist(), dtype=object) for c in table.column_names
+        },
+    }
+    predictor = Predictor(
+        eas_emulator.url, "double", json_column="rec", unread_column="why", rows_per_request=4
+    )
+    try:
+        out = await run(predictor, batches[kind])
+    finally:
+        await predictor.aclose()
+    if kind == "pyarrow":
+        columns, errors = out.column_names, out.column("error").to_pylist()
+        results = out.column("result").to_pylist()
+    else:
+        columns = list(out.keys()) if kind == "numpy" else list(out.columns)
+        errors, results = list(out["error"]), list(out["result"])
+        errors = [e if isinstance(e, str) else None for e in errors]  # pandas: NaN
+    assert columns == ["row", "result", "error"]
+    assert bodies[0] == b'[{"x": 1}, {"x": 13}, {"x": 3}, {"x": 4}]'
+    assert errors[1] == "line 2 is not JSON"
+    assert "x=13 is refused" in errors[2]
+    assert [errors[i] for i in (0, 3, 4)] == [None] * 3
+    assert [json.loads(results[i]) for i in (0, 3, 4)] == [{"y": 2}, {"y": 6}, {"y": 8}]
 
 
 async def test_on_error_raise_and_the_failures_that_always_raise(eas_emulator: Emulator) -> None:
