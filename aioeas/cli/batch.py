@@ -256,32 +256,50 @@ async def predict_job(job: Job, stop: asyncio.Event) -> Summary:
             pieces += await bisect(half, answer)
         return pieces
 
+    def record(progress: RowProgress, pieces: list[tuple[Any, Any]]) -> None:
+        """Write the answers of one batch (its pieces, when it was split), in order."""
+        for piece, answer in pieces:
+            outcome: Outcome = (
+                _row_outcome(piece, answer, tries)
+                if isinstance(piece, RowBatch)
+                else _array_outcome(job, piece, answer, tries)
+            )
+            failed = writer.write(outcome)
+            if failed and summary.first_failure is None:
+                summary.first_failure = writer.first_failure
+            summary.failed += failed
+            progress.advance(piece.size, failed)
+            summary.rows += piece.size
+        summary.batches += 1
+
     async def consume(progress: RowProgress) -> None:
         fan = client.predict_many(
             iter(requests), concurrency=job.concurrency, return_exceptions=True
         )
         unreachable = 0  # requests in a row that could not connect, every retry spent
+        between = True  # not inside a batch's handling: the output is whole up to here
         async with fan:
-            async for result in fan:
-                batch = requests.in_flight.popleft()
-                if _fatal(result):
-                    raise result
-                unreachable = unreachable + 1 if isinstance(result, ConnectError) else 0
-                for piece, answer in await bisect(batch, result):
-                    outcome: Outcome = (
-                        _row_outcome(piece, answer, tries)
-                        if isinstance(piece, RowBatch)
-                        else _array_outcome(job, piece, answer, tries)
-                    )
-                    failed = writer.write(outcome)
-                    if failed and summary.first_failure is None:
-                        summary.first_failure = writer.first_failure
-                    summary.failed += failed
-                    progress.advance(piece.size, failed)
-                summary.rows += batch.size
-                summary.batches += 1
-                if unreachable >= unreachable_limit(job):
-                    raise _UnreachableError(unreachable, result)
+            try:
+                async for result in fan:
+                    batch = requests.in_flight.popleft()
+                    if _fatal(result):
+                        raise result
+                    unreachable = unreachable + 1 if isinstance(result, ConnectError) else 0
+                    between = False
+                    record(progress, await bisect(batch, result))
+                    between = True
+                    if unreachable >= unreachable_limit(job):
+                        raise _UnreachableError(unreachable, result)
+            except asyncio.CancelledError:
+                # Stopped (Ctrl-C): the answers already back are finished rows, written in
+                # order (a batch refused in part is not split now: its rows fail as they
+                # are); the requests still out are cancelled on the way out.
+                if between:
+                    for result in fan.take_done():
+                        if isinstance(result, asyncio.CancelledError) or _fatal(result):
+                            break
+                        record(progress, [(requests.in_flight.popleft(), result)])
+                raise
 
     try:
         async with client:

@@ -80,6 +80,7 @@ class FanOut(Generic[T]):
         # that one slow request does not stall the others, while memory stays bounded.
         # As completed, a result is handed out as soon as it is done: no waiting.
         self._held_limit = 4 * concurrency if ordered else concurrency
+        self._kept: list[asyncio.Task[T]] = []  # finished next in line when closed
 
     @property
     def running(self) -> int:
@@ -192,9 +193,43 @@ class FanOut(Generic[T]):
         await self.aclose()
         raise error
 
+    def take_done(self) -> list[T | BaseException]:
+        """The outcomes already in and next in line, without waiting: in input order, the
+        finished requests at the head of the line (up to the first one still running); as
+        completed, every finished one. A failure is given as its exception. For a consumer
+        that is stopping (Ctrl-C): what already came back is kept, not thrown away with the
+        requests still running, which ``aclose`` then cancels."""
+        taken, self._kept = self._kept + self._finished_in_line(), []
+        outcomes: list[T | BaseException] = []
+        for task in taken:
+            self._done += 1
+            if task.cancelled():
+                outcomes.append(asyncio.CancelledError())
+            else:
+                error = task.exception()
+                outcomes.append(task.result() if error is None else error)
+        return outcomes
+
+    def _finished_in_line(self) -> list[asyncio.Task[T]]:
+        """Takes the finished requests next in line (see ``take_done``)."""
+        taken: list[asyncio.Task[T]] = []
+        if self._ordered:
+            while self._window and self._window[0].done():
+                taken.append(self._window.popleft())
+        else:
+            taken.extend(self._ready)
+            self._ready.clear()
+            done = [t for t in self._pending if t.done()]
+            self._pending.difference_update(done)
+            taken.extend(done)
+        return taken
+
     async def aclose(self) -> None:
-        """Cancel what is in flight and wait for it to end; the iterator is then finished."""
+        """Cancel what is in flight and wait for it to end; the iterator is then finished.
+        What had finished next in line is kept for ``take_done`` (a consumer cancelled
+        while waiting closes the iterator before its own handler runs)."""
         self._closed = True
+        self._kept += self._finished_in_line()
         tasks = [*self._window, *self._pending, *self._ready]
         self._window.clear()
         self._pending.clear()
