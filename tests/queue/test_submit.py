@@ -652,3 +652,26 @@ async def test_a_sink_lookup_that_times_out_is_not_reported_as_the_results_wait(
             await inference.result("unknown-id", timeout=None)
         assert not isinstance(info.value, ResultTimeoutError)
         assert inference.in_flight == 0
+
+
+async def test_the_sink_watcher_holds_the_window_asked_for(emu: Emulator) -> None:
+    """``window`` bounds the sink watcher (held late results count in it): the watcher is
+    opened with it, not with the queue client's default of 100."""
+    emu.add_queue_service("win", processor=lambda body: body)
+    async with _inference(emu, "win", window=6) as inference:
+        await inference.start()
+        assert inference._watcher is not None
+        assert inference._watcher.window == 6
+        assert (await inference.submit(b"x", timeout=60)).data == b"x"
+
+
+async def test_a_closed_inference_cannot_start_again(emu: Emulator) -> None:
+    emu.add_queue_service("closed", processor=lambda body: body)
+    inference = _inference(emu, "closed")
+    await inference.close()
+    with pytest.raises(UsageError) as info:
+        await inference.start()
+    assert str(info.value) == "this AsyncInference is closed; make a new one"
+    with pytest.raises(UsageError) as info:
+        await inference.submit(b"x", timeout=1)
+    assert str(info.value) == "this AsyncInference is closed; make a new one"
