@@ -1,10 +1,12 @@
 """Ctrl-C during ``aioeas predict``: what finished is written, in order, and the rest counted.
 
-The service answers the first ``ANSWERED`` requests and holds every later one, so the run
+The service answers the first ``ANSWERED`` batches and holds every later one, so the run
 cannot finish before the signal. With ``CONCURRENCY`` requests in flight at most, and a
-new one started only once the oldest has been written, the arrival of request number
-``ANSWERED + CONCURRENCY`` proves the first ``ANSWERED`` batches were written: the test
-waits for that (or for output lines), never for time.
+new one started only once one has finished, ``CONCURRENCY`` distinct later batches held
+at once prove the first ``ANSWERED`` batches finished (answered, maybe not yet written:
+Ctrl-C must write them): the test waits for that (or for output lines), never for time.
+Batches are told apart by their rows, so a retried try or requests arriving out of order
+change nothing.
 """
 
 from __future__ import annotations
@@ -25,22 +27,24 @@ ROWS, BATCH, ANSWERED, CONCURRENCY = 3000, 10, 5, 4
 
 
 class _Gate:
-    """A service that answers ``ANSWERED`` requests, then holds the rest until opened."""
+    """A service that answers the first ``ANSWERED`` batches (by their rows, whatever the
+    order or the number of tries they come in) and holds every later one until opened."""
 
     def __init__(self, emulator: EmulatorThread) -> None:
         self.emulator = emulator
-        self.calls = 0
+        self.held: set[int] = set()  # the first row of each batch held
         self.all_in_flight = threading.Event()
         self.release = emulator.call(lambda emu: asyncio.Event())
         emulator.call(lambda emu: emu.add_service("gate", self._handle))
 
     async def _handle(self, body: bytes) -> bytes:
-        self.calls += 1
-        if self.calls == ANSWERED + CONCURRENCY:
-            self.all_in_flight.set()
-        if self.calls > ANSWERED:
+        rows = [r["id"] for r in json.loads(body)]
+        if rows[0] >= ANSWERED * BATCH:
+            self.held.add(rows[0])
+            if len(self.held) == CONCURRENCY:  # every slot holds a later batch: the
+                self.all_in_flight.set()  # first ANSWERED batches have all finished
             await self.release.wait()
-        return json.dumps([{"echo": r["id"]} for r in json.loads(body)]).encode()
+        return json.dumps([{"echo": i} for i in rows]).encode()
 
     def open(self) -> None:
         self.emulator.call(lambda emu: self.release.set())
