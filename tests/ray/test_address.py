@@ -27,7 +27,8 @@ from tests.cli.support import ROOT, EmulatorThread
 from tests.ray.conftest import assert_gone
 from tests.ray.support import RAY_ENV, RAY_WARNINGS, free_port
 
-pytestmark = RAY_WARNINGS
+# long: starts Ray clusters (a `ray start --head` among them); run by the README's command
+pytestmark = [pytest.mark.long, *RAY_WARNINGS]
 
 _PORT_FLAGS = (
     "--node-manager-port",

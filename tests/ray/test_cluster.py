@@ -27,7 +27,9 @@ from aioeas.emulator import Emulator, Fault, Reject
 from tests.cli.support import EmulatorThread, invoke
 from tests.ray.support import RAY_WARNINGS, Coordinator, ReportingPredictor
 
-pytestmark = [pytest.mark.usefixtures("ray_cluster"), *RAY_WARNINGS]
+# long: a Ray cluster per module (seconds to start) and 20,000 rows; the README's command
+# (the whole suite, CI's first step) runs it, the per-Python nox runs leave it out
+pytestmark = [pytest.mark.usefixtures("ray_cluster"), pytest.mark.long, *RAY_WARNINGS]
 
 FAST_RETRY = RetryPolicy(max_attempts=6, backoff_base=0.005, backoff_max=0.05)
 
