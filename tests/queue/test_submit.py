@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Callable
 
 import pytest
@@ -675,3 +676,28 @@ async def test_a_closed_inference_cannot_start_again(emu: Emulator) -> None:
     with pytest.raises(UsageError) as info:
         await inference.submit(b"x", timeout=1)
     assert str(info.value) == "this AsyncInference is closed; make a new one"
+
+
+async def test_close_fails_a_waiting_submit_naming_its_request_and_where_the_result_goes(
+    emu: Emulator,
+) -> None:
+    """A submit still waiting when its ``AsyncInference`` closes fails at once with a
+    ``QueueError`` that names the request and says where its result will be."""
+    held = _Held()
+    emu.add_queue_service("closing", processor=held)
+    inference = _inference(emu, "closing")
+    held.hold(b"slow")
+    waiting = asyncio.ensure_future(inference.submit(b"slow", timeout=60))  # a hang guard
+    await _eventually(lambda: inference.in_flight == 1)
+    await inference.close()
+    with pytest.raises(QueueError) as info:
+        await waiting
+    message = str(info.value)
+    match = re.fullmatch(
+        r"the AsyncInference was closed before the result of request '([^']+)' came; "
+        r"it stays in the sink: get\(request_id='([^']+)'\)",
+        message,
+    )
+    assert match is not None, message
+    assert match[1] == match[2]
+    held.release(b"slow")
