@@ -91,27 +91,17 @@ def build_units(predictor: Predictor, batch: Any, kind: str, n: int) -> list[Uni
 def _string_units(
     predictor: Predictor, batch: Any, kind: str, n: int, columns: list[str]
 ) -> list[Unit]:
-    units: list[Unit] = []
-    ready: list[tuple[int, Any]] = []
-    size = predictor.rows_per_request
+    items: list[Unit | tuple[int, Any]] = []
     for row, values in enumerate(fmt.rows_of(batch, kind, columns)):
         try:
             record = predictor.record(values) if predictor.record is not None else values
             if isinstance(record, Mapping):
                 record = json_record(record, row)
         except UsageError as exc:
-            units.append(Unit([row], error=str(exc)))
+            items.append(Unit([row], error=str(exc)))
             continue
-        if size is None:
-            units.append(_unit(predictor, [row], [record], as_list=False))
-            continue
-        ready.append((row, record))
-        if len(ready) == size:
-            units.append(_unit(predictor, [r for r, _ in ready], [v for _, v in ready], True))
-            ready = []
-    if ready:
-        units.append(_unit(predictor, [r for r, _ in ready], [v for _, v in ready], True))
-    return units
+        items.append((row, record))
+    return _pack(predictor, items)
 
 
 def _json_units(predictor: Predictor, batch: Any, kind: str) -> list[Unit]:
@@ -122,23 +112,35 @@ def _json_units(predictor: Predictor, batch: Any, kind: str) -> list[Unit]:
     reasons: list[Any] = [None] * len(texts)
     if predictor.unread_column is not None:
         reasons = fmt.column_values(batch, kind, predictor.unread_column)
-    units: list[Unit] = []
-    ready: list[tuple[int, str]] = []
-    size = predictor.rows_per_request
+    items: list[Unit | tuple[int, Any]] = []
     for row, (text, reason) in enumerate(zip(texts, reasons, strict=True)):
         if isinstance(reason, str):
-            units.append(Unit([row], error=reason))
+            items.append(Unit([row], error=reason))
         elif not isinstance(text, str):
-            units.append(Unit([row], error=f"no record in {predictor.json_column!r}"))
-        elif size is None:
-            units.append(_unit(predictor, [row], [text], as_list=False))
+            items.append(Unit([row], error=f"no record in {predictor.json_column!r}"))
         else:
-            ready.append((row, text))
+            items.append((row, text))
+    return _pack(predictor, items)
+
+
+def _pack(predictor: Predictor, items: list[Unit | tuple[int, Any]]) -> list[Unit]:
+    """Rows' records, in order, as requests: one a row, or ``rows_per_request`` to a list
+    (the last one shorter). A ``Unit`` among them is a row failed already, kept as it is."""
+    units: list[Unit] = []
+    ready: list[tuple[int, Any]] = []
+    size = predictor.rows_per_request
+    for item in items:
+        if isinstance(item, Unit):
+            units.append(item)
+        elif size is None:
+            units.append(_unit(predictor, [item[0]], [item[1]], as_list=False))
+        else:
+            ready.append(item)
             if len(ready) == size:
-                units.append(_unit(predictor, [r for r, _ in ready], [t for _, t in ready], True))
+                units.append(_unit(predictor, [r for r, _ in ready], [v for _, v in ready], True))
                 ready = []
     if ready:
-        units.append(_unit(predictor, [r for r, _ in ready], [t for _, t in ready], True))
+        units.append(_unit(predictor, [r for r, _ in ready], [v for _, v in ready], True))
     return units
 
 
