@@ -60,7 +60,7 @@ ROOT = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from _procs import ServerProcess, pin  # noqa: E402
+from _procs import JsonWorker, ServerProcess  # noqa: E402
 
 #: (workload, in flight, echo service); the issue's two cells.
 CELLS = {"string": (64, "echo"), "tf": (8, "echo_tf")}
@@ -70,42 +70,12 @@ TARGETS = {"string": 1.0, "tf": 1.05}  # aioeas CPU / aiohttp CPU at most
 OTEL_EXTRA_US = 15.0  # instrumented: at most this much more per request
 
 
-class Worker:
-    """One contender's process, over JSON lines."""
+class Worker(JsonWorker):
+    """One contender's process (``_overhead_worker.py``), over JSON lines."""
 
     def __init__(self, contender: str, cpus: set[int] | None) -> None:
-        self.name = contender
-        self.proc = subprocess.Popen(
-            [sys.executable, str(HERE / "_overhead_worker.py"), contender],
-            cwd=ROOT,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            preexec_fn=pin(cpus),
-        )
-
-    def call(self, **cmd: Any) -> Any:
-        assert self.proc.stdin is not None
-        assert self.proc.stdout is not None
-        self.proc.stdin.write(json.dumps(cmd) + "\n")
-        self.proc.stdin.flush()
-        line = self.proc.stdout.readline()
-        if not line:
-            raise RuntimeError(f"the {self.name} worker exited")
-        reply = json.loads(line)
-        if not reply["ok"]:
-            raise RuntimeError(f"{self.name}: {reply['error']}")
-        return reply["result"]
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            with contextlib.suppress(RuntimeError, BrokenPipeError, ValueError):
-                self.call(op="quit")
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        argv = [sys.executable, str(HERE / "_overhead_worker.py"), contender]
+        super().__init__(argv, cpus, contender)
 
 
 def available(contenders: list[str]) -> tuple[list[str], list[str]]:

@@ -46,13 +46,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import cProfile
 import gc
 import json
 import os
 import pstats
-import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -69,7 +67,7 @@ sys.path.insert(0, str(HERE))
 
 import aiohttp  # noqa: E402
 from _load import combine, round_result  # noqa: E402
-from _procs import ServerProcess, pin  # noqa: E402
+from _procs import JsonWorker, ServerProcess  # noqa: E402
 from _timing import fmt_ns  # noqa: E402
 from bench_codecs import loadavg, local_facts, official_python  # noqa: E402
 from yarl import URL  # noqa: E402
@@ -165,41 +163,12 @@ class Server(ServerProcess):
         super().__init__(cmd, cpus, f"{kind} server", stop_wait=5)
 
 
-class Official:
-    """The eas-prediction worker, over JSON lines."""
+class Official(JsonWorker):
+    """The eas-prediction worker (``_official_load_worker.py``), over JSON lines."""
 
     def __init__(self, cpus: set[int] | None) -> None:
-        self.proc = subprocess.Popen(
-            [str(official_python()), str(HERE / "_official_load_worker.py")],
-            cwd=ROOT,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            preexec_fn=pin(cpus),
-        )
-
-    def call(self, **cmd: Any) -> Any:
-        assert self.proc.stdin is not None
-        assert self.proc.stdout is not None
-        self.proc.stdin.write(json.dumps(cmd) + "\n")
-        self.proc.stdin.flush()
-        line = self.proc.stdout.readline()
-        if not line:
-            raise RuntimeError("the eas-prediction worker exited")
-        reply = json.loads(line)
-        if not reply["ok"]:
-            raise RuntimeError(f"eas-prediction worker: {reply['error']}")
-        return reply["result"]
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            with contextlib.suppress(RuntimeError, BrokenPipeError, ValueError):
-                self.call(op="quit")
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        argv = [str(official_python()), str(HERE / "_official_load_worker.py")]
+        super().__init__(argv, cpus, "eas-prediction", stop_wait=5)
 
 
 # ----------------------------------------------------------------------------- drivers
