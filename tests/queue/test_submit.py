@@ -25,6 +25,10 @@ from tests.queue.conftest import FAST_RETRY, TOKEN
 
 
 def _inference(emu: Emulator, service: str, **kwargs: object) -> AsyncInference:
+    # A put's answer may wait behind hundreds of others on a slow, busy machine (the
+    # emulator shares the test's loop): a generous try timeout, so that no put is lost to
+    # the clock (a put that times out is not retried: it may have been stored).
+    kwargs.setdefault("http_timeout", 120.0)
     return AsyncInference(emu.url, service, token=TOKEN, retry=FAST_RETRY, **kwargs)  # type: ignore[arg-type]
 
 
