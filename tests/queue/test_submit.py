@@ -7,6 +7,7 @@ import logging
 import re
 from collections.abc import Callable
 
+import aiohttp
 import pytest
 
 import aioeas.queue.submit as submit_module
@@ -705,3 +706,115 @@ async def test_close_fails_a_waiting_submit_naming_its_request_and_where_the_res
     assert match is not None, message
     assert match[1] == match[2]
     held.release(b"slow")
+
+
+# -- close with sink records buffered and not yet routed --------------------------------
+
+
+def _close_once_buffered(
+    inference: AsyncInference, *, then_fail: bool = False
+) -> list[asyncio.Future[None]]:
+    """Start ``close()`` the moment the sink watcher buffers its next record, before the
+    sink task can take it: the close task is scheduled before the buffer wakes the sink
+    task, so the record is still buffered when ``close()`` stops that task (asyncio runs
+    ready tasks in order: no luck involved). ``then_fail``: the watcher's reader then
+    breaks, so the watcher has an ``error`` with that record still buffered. Returns a list
+    that gets the close task."""
+    watcher = inference._watcher
+    assert watcher is not None
+    buffer = watcher._buffer
+    real_put = buffer.put
+    closing: list[asyncio.Future[None]] = []
+
+    async def put(record: QueueRecord) -> None:
+        if closing:
+            await real_put(record)
+            return
+        closing.append(asyncio.ensure_future(inference.close()))
+        await real_put(record)
+        if then_fail:
+            raise QueueError("the reader broke")
+
+    buffer.put = put  # type: ignore[method-assign]
+    return closing
+
+
+async def test_a_result_buffered_when_close_comes_still_reaches_its_submit(
+    emu: Emulator,
+) -> None:
+    """``close()`` routes what the sink watcher buffered before it stops: a submit whose
+    result is there gets it (and it is committed) instead of failing for the close."""
+    held = _Held()
+    service = emu.add_queue_service("buffered", processor=held, grace=0.0)
+    inference = _inference(emu, "buffered")
+    await inference.start()
+    closing = _close_once_buffered(inference)
+    held.hold(b"x")
+    waiting = asyncio.ensure_future(inference.submit(b"x", timeout=60))  # a hang guard
+    await _eventually(lambda: inference.in_flight == 1)
+    held.release(b"x")
+    await _eventually(lambda: bool(closing))
+    await closing[0]
+    assert (await waiting).data == b"done:x"
+    assert service.sink.commits == 1
+    assert len(service.sink) == 0
+
+
+async def test_another_producers_result_buffered_when_close_comes_is_committed(
+    emu: Emulator,
+) -> None:
+    """A result that is not this producer's, buffered when ``close()`` comes, is routed
+    like any other and let go: committed, it does not stay in the sink for this group."""
+    service = emu.add_queue_service("others", processor=lambda body: body, grace=0.0)
+    inference = _inference(emu, "others")
+    await inference.start()
+    closing = _close_once_buffered(inference)
+    service.sink.put(b"another producer's", {"requestId": "not-ours"})
+    await _eventually(lambda: bool(closing))
+    await closing[0]
+    assert inference.sink.closed
+    assert service.sink.commits == 1
+    assert len(service.sink) == 0
+
+
+async def test_a_broken_sink_watcher_at_close_hands_out_nothing_and_still_closes_all(
+    emu: Emulator,
+) -> None:
+    """The sink watcher broke with a result still buffered: its commit could not be sent,
+    so ``close()`` does not hand it out; the submit fails as for any close (its result
+    stays in the sink) and both clients are closed all the same."""
+    held = _Held()
+    service = emu.add_queue_service("broken", processor=held, grace=0.0)
+    inference = _inference(emu, "broken")
+    await inference.start()
+    closing = _close_once_buffered(inference, then_fail=True)
+    held.hold(b"x")
+    waiting = asyncio.ensure_future(inference.submit(b"x", timeout=60))  # a hang guard
+    await _eventually(lambda: inference.in_flight == 1)
+    held.release(b"x")
+    await _eventually(lambda: bool(closing))
+    await closing[0]
+    assert inference._watcher is not None
+    assert isinstance(inference._watcher.error, QueueError)
+    assert inference.in_flight == 0
+    assert inference.inputs.closed
+    assert inference.sink.closed
+    with pytest.raises(QueueError, match="closed before the result of request"):
+        await waiting
+    assert service.sink.commits == 0
+    assert len(service.sink) == 1
+
+
+async def test_close_leaves_no_sink_task_behind_even_after_the_sink_client_closed_first(
+    emu: Emulator,
+) -> None:
+    """``close()`` waits for the sink task it stops. The sink client closed first (on a
+    lent session, so that closing it awaits nothing more) leaves nothing else in
+    ``close()`` to wait on: the task must still be gone when ``close()`` returns."""
+    emu.add_queue_service("lent", processor=lambda body: body)
+    async with aiohttp.ClientSession() as session:
+        inference = _inference(emu, "lent", session=session)
+        await inference.start()
+        await inference.sink.close()
+        await inference.close()
+        assert [t for t in asyncio.all_tasks() if t.get_name() == "aioeas-sink"] == []

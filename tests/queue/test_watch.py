@@ -12,7 +12,7 @@ import pytest
 
 from aioeas.emulator import Emulator
 from aioeas.emulator.faults import Fault
-from aioeas.errors import AuthError, QueueError, UsageError
+from aioeas.errors import AuthError, QueueError, ServiceError, UsageError
 from aioeas.queue import QueueClient, QueueRecord, ReconnectPolicy, WatchLostError
 from tests.queue.conftest import MakeClient
 
@@ -220,6 +220,99 @@ async def test_a_refused_credential_on_reconnection_is_not_retried(
         assert (await watcher.next(timeout=5)).data == b"x"
         with pytest.raises(AuthError):
             await watcher.next(timeout=5)
+
+
+def _log_connections(client: QueueClient) -> list[str]:
+    """Wrap the connector the client's watchers use; return what happens to the connections
+    in order: ``"open N"`` when the N-th is asked for, ``"close N"`` when the client closes
+    it."""
+    log: list[str] = []
+    real_target = client._watch_target
+
+    class Logged:
+        def __init__(self, conn: Any, n: int) -> None:
+            self.conn, self.n = conn, n
+
+        async def receive(self) -> bytes | None:
+            data: bytes | None = await self.conn.receive()
+            return data
+
+        async def close(self) -> None:
+            log.append(f"close {self.n}")
+            await self.conn.close()
+
+    class Logging:
+        def __init__(self, connector: Any) -> None:
+            self.connector = connector
+
+        async def connect(self, url: str, headers: Any, **kwargs: Any) -> Any:
+            n = sum(entry.startswith("open") for entry in log) + 1
+            log.append(f"open {n}")
+            return Logged(await self.connector.connect(url, headers, **kwargs), n)
+
+    async def target() -> Any:
+        connector, url, headers = await real_target()
+        return Logging(connector), url, headers
+
+    client._watch_target = target  # type: ignore[method-assign]
+    return log
+
+
+async def _cut_once_refusing_what_follows(emu: Emulator) -> None:
+    """The service refuses every request from now on (503), then cuts the open watch."""
+    queue = emu.queue("svc")
+    assert await queue.wait_until(lambda: len(queue.cutters) == 1)  # the watch is open
+    queue.faults.add(Fault.error(503, "down"))
+    assert queue.cut_watchers() == 1
+
+
+async def test_a_reconnection_closes_the_old_connection_tries_at_once_then_backs_off(
+    emu: Emulator, make_client: MakeClient
+) -> None:
+    """After a cut the watcher closes the dead connection, then tries again at once (try 1
+    waits nothing); try 2 would wait ``backoff_base`` (here a million seconds), which the
+    deadline forbids, so it gives up after exactly one try, saying so, with the refusal of
+    that try as the cause. No clock decides it: no try waits, and the deadline is far."""
+    policy = ReconnectPolicy(
+        max_attempts=None, deadline=1000.0, backoff_base=1e6, backoff_max=1e6, jitter=0.0
+    )
+    client = make_client(uid="u", reconnect=policy)
+    log = _log_connections(client)
+    watcher = await client.watch(window=1)
+    try:
+        await _cut_once_refusing_what_follows(emu)
+        with pytest.raises(WatchLostError) as info:
+            await watcher.next(timeout=30)  # a hang guard: the loss comes without waiting
+        cause = info.value.cause
+        assert isinstance(cause, ServiceError)
+        assert cause.status == 503
+        assert str(info.value) == (
+            f"the watch on {client.url} was lost and 1 reconnection tries failed (last: {cause})"
+        )
+        assert watcher.error is info.value
+        assert log == ["open 1", "close 1", "open 2"]  # closed before the try, one try
+    finally:
+        await watcher.close()
+
+
+async def test_a_watcher_that_may_not_reconnect_is_lost_with_no_cause(
+    emu: Emulator, make_client: MakeClient
+) -> None:
+    """``max_attempts=0``: no try at all, so no failure to carry: ``cause`` is ``None``."""
+    client = make_client(uid="u", reconnect=ReconnectPolicy(max_attempts=0))
+    log = _log_connections(client)
+    watcher = await client.watch(window=1)
+    try:
+        await _cut_once_refusing_what_follows(emu)
+        with pytest.raises(WatchLostError) as info:
+            await watcher.next(timeout=30)
+        assert info.value.cause is None
+        assert str(info.value) == (
+            f"the watch on {client.url} was lost and 0 reconnection tries failed (last: None)"
+        )
+        assert log == ["open 1", "close 1"]
+    finally:
+        await watcher.close()
 
 
 async def test_awaitable_form_run_and_close(emu: Emulator, make_client: MakeClient) -> None:
