@@ -75,3 +75,19 @@ def test_an_extended_writer_knows_its_size_when_nested() -> None:
     [(field, wire, a, b)] = list(iter_fields(view, 0, len(body), "outer"))
     assert (field, wire) == (1, LEN)
     assert bytes(view[a:b]) == inner.getvalue()
+
+
+def test_raw_fields_count_in_a_writers_size_when_nested() -> None:
+    """Bytes added already encoded (``raw``, as Blade's signature field is) count in the
+    writer's size: a writer nesting them is framed by its full length."""
+    inner = Writer()
+    inner.varint(1, 7)
+    inner.raw(b"\x12\x03abc")  # field 2, "abc", already encoded
+    assert inner.size == len(inner.getvalue()) == 7
+    outer = Writer()
+    outer.message(1, inner)
+    body = outer.getvalue()
+    view = memoryview(body)
+    [(field, wire, a, b)] = list(iter_fields(view, 0, len(body), "outer"))
+    assert (field, wire) == (1, LEN)
+    assert bytes(view[a:b]) == inner.getvalue()
