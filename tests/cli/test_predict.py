@@ -285,6 +285,8 @@ def test_progress_bar_on_a_terminal(emulator: EmulatorThread, tmp_path: Path) ->
         (["in.jsonl", "--type", "tf"], "rows (jsonl) are sent to string services"),
         (["in.jsonl", "-o", "out.npz"], "jsonl input can be written as jsonl or csv or parquet"),
         (["in.txt"], "cannot tell the format of 'in.txt'"),
+        (["in.txt"], "; give it with --format"),
+        (["in.jsonl", "-o", "out.txt"], "cannot tell the format of 'out.txt'"),
         (["in.jsonl", "--batch-size", "0"], "Invalid value for '--batch-size'"),
         (["in.jsonl", "--endpoint-type", "vpc"], "Invalid value for '--endpoint-type'"),
         (["nope.jsonl"], "Invalid value for 'INPUT': File 'nope.jsonl' does not exist"),
