@@ -249,6 +249,7 @@ async def predict_job(job: Job, stop: asyncio.Event) -> Summary:
             return [(batch, result)]
         pieces: list[tuple[Any, Any]] = []
         for half in _halves(batch):
+            summary.split += 1
             try:
                 answer: Any = await client.predict(requests.request(half))
             except EASError as exc:

@@ -37,8 +37,10 @@ def detect_format(path: str, what: str) -> str:
     fmt = _SUFFIXES.get(Path(path).suffix.lower())
     if fmt is None:
         known = ", ".join(sorted(_SUFFIXES))
+        # the input's format can be given; an output's comes from its suffix alone
+        hint = "; give it with --format" if what == "INPUT" else ""
         raise click.BadParameter(
-            f"cannot tell the format of {path!r} from its suffix (known: {known})",
+            f"cannot tell the format of {path!r} from its suffix (known: {known}){hint}",
             param_hint=what,
         )
     return fmt

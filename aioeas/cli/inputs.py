@@ -21,7 +21,7 @@ import re
 import sys
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 
 import click
 import numpy as np
@@ -156,6 +156,23 @@ def _text(path: str) -> Iterator[TextIO]:
             yield f
 
 
+def _not_utf8(path: str, exc: UnicodeDecodeError) -> click.UsageError:
+    """A text input that is not UTF-8 (a CSV saved as Latin-1 or UTF-16): one usage
+    error naming the file and, when it can be read again, the first line at fault (the
+    decoder's own position is within a buffer, not the file)."""
+    where = "stdin" if path == "-" else path
+    bad = f"byte 0x{exc.object[exc.start]:02x}" if exc.start < len(exc.object) else "its end"
+    if path != "-":
+        with open(path, "rb") as f:
+            for number, line in enumerate(f, 1):
+                try:
+                    line.decode("utf-8")
+                except UnicodeDecodeError as at:
+                    bad = f"line {number}, byte 0x{line[at.start]:02x}"
+                    break
+    return click.UsageError(f"{where} is not UTF-8 text ({bad}): save it as UTF-8")
+
+
 def _binary(path: str) -> Any:
     """``path``, or stdin read whole (Parquet and .npy readers need to seek)."""
     return io.BytesIO(sys.stdin.buffer.read()) if path == "-" else path
@@ -197,8 +214,11 @@ class RowSource:
         if self.fmt == "json":
             return len(self._json_array())
         if self.fmt == "csv":
-            with open(self.path, newline="", encoding="utf-8") as f:
-                return max(0, sum(1 for _ in csv.reader(f)) - 1)
+            try:
+                with open(self.path, newline="", encoding="utf-8") as f:
+                    return max(0, sum(1 for _ in csv.reader(f)) - 1)
+            except UnicodeDecodeError as exc:
+                raise _not_utf8(self.path, exc) from None
         with open(self.path, "rb") as fb:
             return sum(1 for line in fb if line.strip())
 
@@ -238,19 +258,28 @@ class RowSource:
                     number += 1
 
     def _json_rows(self) -> Iterator[Row]:
-        stream: io.TextIOBase
+        """Read as bytes and decoded line by line: a line that is not UTF-8 fails alone, at
+        its place, as a line that is not JSON does (decoding the whole stream stopped the
+        run at the first bad byte, with rows before it in the same buffer unread)."""
+        stream: BinaryIO
         if self.path == "-":
-            stream = sys.stdin  # type: ignore[assignment]
+            stream = sys.stdin.buffer
             close = False
         else:
-            stream = open(self.path, encoding="utf-8")  # noqa: SIM115 - closed below
+            stream = open(self.path, "rb")  # noqa: SIM115 - closed below
             close = True
         row = -1
         try:
-            for number, line in enumerate(stream, 1):
-                if not line.strip():
+            for number, raw in enumerate(stream, 1):
+                if not raw.strip():
                     continue
                 row += 1
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    byte = raw[exc.start]
+                    yield Row(None, error=f"line {number} is not UTF-8 text (byte 0x{byte:02x})")
+                    continue
                 try:
                     value = json.loads(line)
                 except ValueError as exc:
@@ -282,6 +311,12 @@ class RowSource:
         return self._array
 
     def _csv_rows(self) -> Iterator[Row]:
+        try:
+            yield from self._csv_text_rows()
+        except UnicodeDecodeError as exc:
+            raise _not_utf8(self.path, exc) from None
+
+    def _csv_text_rows(self) -> Iterator[Row]:
         with _text(self.path) as f:
             reader = csv.reader(f)
             header = next(reader, None)

@@ -229,7 +229,15 @@ class FanOut(Generic[T]):
         What had finished next in line is kept for ``take_done`` (a consumer cancelled
         while waiting closes the iterator before its own handler runs)."""
         self._closed = True
-        self._kept += self._finished_in_line()
+        kept = self._finished_in_line()
+        for task in kept:
+            # Their outcomes are the consumer's now (``take_done``) or dropped with the
+            # fan-out: a failure is marked seen, or asyncio prints "Task exception was never
+            # retrieved" with a traceback for each when they are collected (a stopped
+            # ``aioeas predict`` printed dozens under its one-line error).
+            if not task.cancelled():
+                task.exception()
+        self._kept += kept
         tasks = [*self._window, *self._pending, *self._ready]
         self._window.clear()
         self._pending.clear()

@@ -21,6 +21,7 @@ import gzip
 import zlib
 from collections.abc import Callable
 
+from aioeas._install import install_hint
 from aioeas.emulator import snappy
 from aioeas.errors import DecodeError
 
@@ -72,7 +73,7 @@ def missing(coding: str) -> str | None:
     if coding in NEEDS_CRAMJAM and coding not in _DECODERS:
         return (
             f"the emulator reads {coding} bodies with cramjam, which is not installed here: "
-            "pip install cramjam (or the extra: pip install 'aioeas[snappy]')"
+            f"pip install cramjam (or the extra: {install_hint('snappy')})"
         )
     return None
 

@@ -28,11 +28,35 @@ import asyncio
 import re
 from typing import Any
 
-from aiohttp.http_parser import HeadersParser, HttpRequestParserPy
-from aiohttp.typedefs import RawHeaders
-from aiohttp.web_protocol import MAX_MSG_QUEUE_SIZE, RequestHandler, RequestPayloadError
-from aiohttp.web_server import Server
-from multidict import CIMultiDict, CIMultiDictProxy
+import aiohttp
+
+#: The first aiohttp whose internals ``GatewayRequestHandler`` is written against (the
+#: parser's ``max_msg_queue_size``, the handler's ``_read_bufsize``): before 3.14.0 the
+#: import below fails, and 3.14.0 to 3.14.3 build the handler without ``_read_bufsize``,
+#: so every connection was dropped without an answer. The client needs no such version.
+NEEDED_AIOHTTP = (3, 14, 4)
+
+
+def check_aiohttp(installed: str) -> None:
+    """One clear error when the installed aiohttp is older than the emulator needs."""
+    numbers = re.match(r"(\d+)\.(\d+)(?:\.(\d+))?", installed)
+    found = tuple(int(n or 0) for n in numbers.groups()) if numbers else (0,)
+    if found < NEEDED_AIOHTTP:
+        needed = ".".join(map(str, NEEDED_AIOHTTP))
+        raise ImportError(
+            f"the aioeas emulator needs aiohttp>={needed} (it reads requests with aiohttp's "
+            f"parser taught EAS's gateway rules, built on that version's internals); "
+            f"aiohttp {installed} is installed: pip install -U 'aiohttp>={needed}'"
+        )
+
+
+check_aiohttp(aiohttp.__version__)
+
+from aiohttp.http_parser import HeadersParser, HttpRequestParserPy  # noqa: E402
+from aiohttp.typedefs import RawHeaders  # noqa: E402
+from aiohttp.web_protocol import MAX_MSG_QUEUE_SIZE, RequestHandler, RequestPayloadError  # noqa: E402
+from aiohttp.web_server import Server  # noqa: E402
+from multidict import CIMultiDict, CIMultiDictProxy  # noqa: E402
 
 __all__ = ["GatewayRequestHandler", "GatewayRequestParser"]
 

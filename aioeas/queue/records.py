@@ -59,14 +59,15 @@ def to_dataframe(records: Iterable[QueueRecord]) -> pd.DataFrame:
     """A ``pandas.DataFrame`` with columns ``index``, ``data``, ``message``, ``tags`` (a dict)
     and one ``tag.<key>`` column per tag key seen (``None`` where a record lacks it).
 
-    pandas is optional (``pip install aioeas[pandas]``) and imported only here.
+    pandas is optional (the ``pandas`` extra) and imported only here.
     """
     try:
         import pandas as pd
     except ImportError as exc:  # pragma: no cover - depends on the environment
+        from aioeas._install import install_hint
         from aioeas.errors import UsageError
 
-        raise UsageError("to_dataframe needs pandas: pip install 'aioeas[pandas]'") from exc
+        raise UsageError(f"to_dataframe needs pandas: {install_hint('pandas')}") from exc
     rows: list[dict[str, Any]] = []
     keys: dict[str, None] = {}
     for record in records:

@@ -8,6 +8,7 @@ from typing import Any, Final, overload
 import numpy as np
 import numpy.typing as npt
 
+from aioeas._install import install_hint
 from aioeas.codecs.arrays import TORCH_FIELDS, write_array_proto
 from aioeas.codecs.convert import check_name, prepare
 from aioeas.codecs.dtypes import DataType
@@ -51,7 +52,7 @@ def _snappy_compress(data: bytes) -> bytes:
         import cramjam
     except ImportError:
         raise UsageError(
-            "TorchRequest(flag=True) compresses with snappy: pip install 'aioeas[snappy]'"
+            f"TorchRequest(flag=True) compresses with snappy: {install_hint('snappy')}"
         ) from None
     return bytes(cramjam.snappy.compress_raw(data))
 

@@ -53,7 +53,18 @@ class EmulatorThread:
         return self._run(inside())
 
     def close(self) -> None:
-        self._run(self.emu.stop())
+        async def stop() -> None:
+            """The emulator stopped, then what is left on its loop ended, as asyncio.run
+            ends it: a handler cancelled by the stop (a request held by a latency fault)
+            has not run its cancellation yet, and a loop closed under it printed "Task was
+            destroyed but it is pending!" at exit."""
+            await self.emu.stop()
+            left = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in left:
+                task.cancel()
+            await asyncio.gather(*left, return_exceptions=True)
+
+        self._run(stop())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(30)
         self.loop.close()

@@ -104,3 +104,48 @@ def _predict_bytes(emulator: EmulatorThread, data: bytes, *args: str) -> Result:
     env = {"EAS_ENDPOINT": emulator.url, "EAS_TOKEN": "cli-token"}
     return _invoke_bytes(["predict", "-", *args, "--service", "echo", "--batch-size", "3"],
                          data, env)  # fmt: skip
+
+
+LATIN1_CSV = "fea1,name\n1,plain\n2,caf\xe9\n".encode("latin-1")  # a spreadsheet's export
+
+
+def test_a_csv_that_is_not_utf8_is_a_usage_error_naming_the_line(
+    emulator: EmulatorThread, tmp_path: Path
+) -> None:
+    """It was "aioeas: error: UnicodeDecodeError: 'utf-8' codec can't decode byte 0xe9 in
+    position 28" with exit status 1, naming neither the file nor the line."""
+    src = tmp_path / "export.csv"
+    src.write_bytes(LATIN1_CSV)
+    result = _predict(emulator, str(src))
+    assert (result.code, result.out) == (2, "")
+    (line,) = result.err.splitlines()
+    assert line.startswith(f"aioeas: error: {src} is not UTF-8 text (line 3, byte 0xe9): ")
+    assert "save it as UTF-8" in line
+    # from stdin, found as the rows are read: the same line, without the line number
+    piped = _predict_bytes(emulator, LATIN1_CSV, "--format", "csv")
+    assert piped.code == 2
+    (line,) = piped.err.splitlines()
+    assert line.startswith("aioeas: error: stdin is not UTF-8 text (byte 0xe9): ")
+
+
+@pytest.mark.parametrize("stdin", [False, True])
+def test_a_json_line_that_is_not_utf8_fails_alone(
+    emulator: EmulatorThread, tmp_path: Path, stdin: bool
+) -> None:
+    """As a line that is not JSON: its row fails, every other row is answered (the whole
+    run stopped at the first bad byte, rows before it in the same buffer unread)."""
+    data = b"".join(json.dumps(r).encode() + b"\n" for r in RECORDS[:3])
+    data += b'{"fea1": "caf\xe9"}\n' + json.dumps(RECORDS[3]).encode() + b"\n"
+    if stdin:
+        result = _predict_bytes(emulator, data)
+    else:
+        src = tmp_path / "rows.jsonl"
+        src.write_bytes(data)
+        result = _predict(emulator, str(src))
+    assert result.code == 1
+    lines = [json.loads(x) for x in result.out.splitlines()]
+    assert lines == [
+        *({"row": i, "result": r} for i, r in enumerate(RECORDS[:3])),
+        {"row": 3, "error": "line 4 is not UTF-8 text (byte 0xe9)"},
+        {"row": 4, "result": RECORDS[3]},
+    ]

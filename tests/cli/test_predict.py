@@ -285,6 +285,8 @@ def test_progress_bar_on_a_terminal(emulator: EmulatorThread, tmp_path: Path) ->
         (["in.jsonl", "--type", "tf"], "rows (jsonl) are sent to string services"),
         (["in.jsonl", "-o", "out.npz"], "jsonl input can be written as jsonl or csv or parquet"),
         (["in.txt"], "cannot tell the format of 'in.txt'"),
+        (["in.txt"], "; give it with --format"),
+        (["in.jsonl", "-o", "out.txt"], "cannot tell the format of 'out.txt'"),
         (["in.jsonl", "--batch-size", "0"], "Invalid value for '--batch-size'"),
         (["in.jsonl", "--endpoint-type", "vpc"], "Invalid value for '--endpoint-type'"),
         (["nope.jsonl"], "Invalid value for 'INPUT': File 'nope.jsonl' does not exist"),
@@ -304,3 +306,23 @@ def test_usage_errors_are_one_line_with_status_2(
     assert len(result.err.splitlines()) == 1, result.err
     assert message in result.err
     assert "Traceback" not in result.err
+
+
+def test_the_help_and_the_guide_give_the_keys_results_have(
+    emulator: EmulatorThread, tmp_path: Path
+) -> None:
+    """Results of arrays are ``{"row", "outputs"}``, of rows ``{"row", "result"}``: the
+    guide and ``--help`` said ``result`` for both. Each key as the command writes it, and
+    as both texts give it."""
+    np.save(tmp_path / "in.npy", np.zeros((1, 784), np.float32))
+    arrays = _predict(emulator, str(tmp_path / "in.npy"), "--service", "mnist_saved_model_example",
+                      "--input", "images", "--signature", "predict_images")  # fmt: skip
+    rows = _predict(emulator, str(_jsonl(tmp_path / "in.jsonl", _records(1))), "--service", "echo")
+    assert list(_lines(arrays.out)[0]) == ["row", "outputs"]
+    assert list(_lines(rows.out)[0]) == ["row", "result"]
+    help_text = " ".join(invoke("predict", "--help").out.split())
+    guide = (ROOT / "docs" / "guides" / "cli.md").read_text(encoding="utf-8").replace("`", "")
+    guide = " ".join(guide.split())
+    for text in (help_text, guide):
+        assert '{"row": i, "result": ...} from a string service' in text
+        assert '{"row": i, "outputs": {' in text

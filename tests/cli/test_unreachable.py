@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.support import EmulatorThread, invoke
+from tests.cli.support import EmulatorThread, invoke, spawn
 
 ROWS = 500
 
@@ -113,3 +113,27 @@ def test_a_service_that_goes_away_keeps_the_rows_that_finished(tmp_path: Path) -
     assert len(lines) < ROWS / 2
     assert "the service is unreachable: 4 requests in a row" in result.err
     assert len(result.err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("case", ["unreachable", "wrong token"])
+def test_a_stopped_run_prints_one_line_and_nothing_after(tmp_path: Path, case: str) -> None:
+    """As a user runs it (a process of its own, so whatever asyncio prints when the run's
+    leftovers are collected is seen): the stop is one line. The requests that had already
+    failed behind the one that stopped the run were reported by asyncio, each with a
+    traceback ("Task exception was never retrieved"), after that line."""
+    em = EmulatorThread(token="cli-token", seed=5) if case == "wrong token" else None
+    try:
+        url = em.url if em is not None else f"http://127.0.0.1:{_closed_port()}"
+        proc = spawn(
+            "predict", str(_rows(tmp_path)), "-e", url, "--service", "echo",
+            "--batch-size", "1", "--concurrency", "8", "--retries", "0",
+            env={"EAS_TOKEN": "wrong"},
+        )  # fmt: skip
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if em is not None:
+            em.close()
+    assert proc.returncode == 1
+    (line,) = err.splitlines()
+    assert line.startswith("aioeas: error: stopped after ")
+    assert ("16 requests in a row" if case == "unreachable" else "HTTP 401") in line

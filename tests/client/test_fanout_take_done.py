@@ -6,6 +6,7 @@ the test, never by timing."""
 from __future__ import annotations
 
 import asyncio
+import gc
 
 import pytest
 
@@ -81,3 +82,33 @@ async def test_in_input_order_take_done_stops_at_the_first_still_out() -> None:
     await asyncio.sleep(0)
     assert fan.take_done() == [3, 4]
     await fan.aclose()
+
+
+@pytest.mark.parametrize("ordered", [True, False])
+async def test_failures_left_when_the_consumer_stops_are_not_reported_as_unretrieved(
+    ordered: bool,
+) -> None:
+    """A consumer that stops on a failure (``aioeas predict`` on a 401, or when the service
+    is gone) leaves the other failed requests behind unread. asyncio reported each one as
+    "Task exception was never retrieved", with a traceback, when it was collected: dozens
+    of them under the command's one-line error."""
+    reported: list[dict[str, object]] = []
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(lambda _loop, context: reported.append(context))
+    try:
+        settled = _Settled(4)
+        settled.make()
+        fan = FanOut(settled.call, range(4), concurrency=4, ordered=ordered, return_exceptions=True)
+        consumer = asyncio.ensure_future(fan.__anext__())
+        await _started(fan, 4)
+        for i in range(3):
+            settled.futures[i].set_exception(RuntimeError(f"refused {i}"))
+        first = await consumer
+        assert isinstance(first, RuntimeError)
+        await fan.aclose()  # the consumer stops: 3 still out is cancelled
+        assert settled.futures[3].cancelled()
+        del fan, consumer
+        gc.collect()
+    finally:
+        loop.set_exception_handler(None)
+    assert [c.get("message") for c in reported] == []

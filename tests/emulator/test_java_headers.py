@@ -181,3 +181,24 @@ def test_listener_serves_with_the_gateway_parser_under_both_parser_builds() -> N
             [sys.executable, "-c", script], env=env, cwd=ROOT, capture_output=True, text=True
         )
         assert (out.returncode, out.stdout.strip()) == (0, "200"), out.stderr
+
+
+@pytest.mark.parametrize(
+    ("installed", "ok"),
+    [("3.9.5", False), ("3.14.0", False), ("3.14.3", False), ("3.14.4", True),
+     ("3.14.10", True), ("3.15.0a1", True), ("4.0", True), ("unknown", False)],
+)  # fmt: skip
+def test_an_aiohttp_older_than_the_parser_needs_is_one_clear_error(
+    installed: str, ok: bool
+) -> None:
+    """aioeas takes aiohttp>=3.9, and the client works with it; the emulator's parser is
+    built on aiohttp 3.14.4's internals. On 3.14.0 to 3.14.3 every connection was dropped
+    without an answer, before 3.14 the import failed on a name of aiohttp's: now the
+    import says which aiohttp the emulator needs (checked by hand on 3.9.5 and 3.14.3)."""
+    from aioeas.emulator.parsing import check_aiohttp
+
+    if ok:
+        check_aiohttp(installed)
+    else:
+        with pytest.raises(ImportError, match=r"needs aiohttp>=3\.14\.4 .*pip install -U"):
+            check_aiohttp(installed)

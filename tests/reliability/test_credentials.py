@@ -253,6 +253,29 @@ async def test_the_queue_client_takes_the_ca_for_calls_and_watches(
         QueueClient(tls_emulator.url, "q", ssl=True)  # type: ignore[arg-type]
 
 
+async def test_async_inference_takes_the_ca_for_both_queues(
+    tls_emulator: Emulator, certificate: tuple[Path, Path]
+) -> None:
+    """AsyncInference passes ``ssl=`` to its input queue's client and its sink's (put, and
+    the sink's watch): a result comes back over TLS; without the CA, it fails as it starts
+    (the sink's watch opens first), naming the CA option, not retried."""
+    from aioeas import AsyncInference, CertificateError
+
+    tls_emulator.add_queue_service("upper_async", processor=lambda body: body.upper())
+    context = ssl.create_default_context(cafile=str(certificate[0]))
+    async with AsyncInference(
+        tls_emulator.url, "upper_async", token=TOKEN, ssl=context, timeout=30
+    ) as inference:
+        record = await inference.submit(b"over tls")
+    assert record.data == b"OVER TLS"
+    with pytest.raises(CertificateError, match="cafile"):  # the sink's watch, at the start
+        async with AsyncInference(
+            tls_emulator.url, "upper_async", token=TOKEN, retry=FAST4, timeout=30
+        ) as inference:
+            await inference.submit(b"no ca")
+    assert len(tls_emulator.queue("upper_async")) == 0  # nothing was put
+
+
 def test_ssl_must_be_a_context() -> None:
     with pytest.raises(UsageError):
         PredictClient("http://127.0.0.1:1", "s", ssl=False)  # type: ignore[arg-type]
