@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from aioeas.codecs.convert import check_name, check_shape, infer_dtype, to_data_type
+from aioeas.codecs import convert
+from aioeas.codecs.convert import check_name, check_shape, infer_dtype, prepare, to_data_type
 from aioeas.codecs.dtypes import DataType
 from aioeas.codecs.wire import LEN, Writer, iter_fields
 from aioeas.errors import InvalidTensorError
@@ -91,3 +92,34 @@ def test_raw_fields_count_in_a_writers_size_when_nested() -> None:
     [(field, wire, a, b)] = list(iter_fields(view, 0, len(body), "outer"))
     assert (field, wire) == (1, LEN)
     assert bytes(view[a:b]) == inner.getvalue()
+
+
+@pytest.mark.parametrize("dtype", ["<f4", "<f8"])
+def test_a_plain_float_array_takes_the_short_path(
+    dtype: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A C-contiguous little-endian float array with no dtype or shape asked is sent as its
+    own memory without the general checks (the hot path of every tensor request): the
+    general path is replaced by one that fails, to prove it is not taken."""
+    arr = np.arange(6, dtype=dtype).reshape(2, 3)
+    want = DataType.DT_FLOAT if dtype == "<f4" else DataType.DT_DOUBLE
+
+    def general(*args: object) -> None:
+        raise AssertionError("the general path was taken")
+
+    monkeypatch.setattr(convert, "infer_dtype", general)
+    monkeypatch.setattr(convert, "_cast_numeric", general)
+    for allowed in (None, frozenset({want})):
+        values = prepare(arr, allowed=allowed)
+        assert (values.dtype, values.shape, values.items) == (want, (2, 3), None)
+        assert values.payload is not None and np.shares_memory(np.asarray(values.payload), arr)
+        assert bytes(values.payload) == arr.tobytes()
+
+
+def test_a_float_array_with_a_shape_given_is_sent_in_that_shape() -> None:
+    arr = np.arange(4, dtype=np.float32)
+    values = prepare(arr, shape=[2, 2])
+    assert (values.dtype, values.shape) == (DataType.DT_FLOAT, (2, 2))
+    assert bytes(values.payload or b"") == arr.tobytes()
+    with pytest.raises(InvalidTensorError, match="the TF schema cannot carry DT_FLOAT"):
+        prepare(arr, allowed=frozenset({DataType.DT_DOUBLE}), schema="TF")
