@@ -112,7 +112,8 @@ def test_a_plain_float_array_takes_the_short_path(
     for allowed in (None, frozenset({want})):
         values = prepare(arr, allowed=allowed)
         assert (values.dtype, values.shape, values.items) == (want, (2, 3), None)
-        assert values.payload is not None and np.shares_memory(np.asarray(values.payload), arr)
+        assert values.payload is not None
+        assert np.shares_memory(np.asarray(values.payload), arr)
         assert bytes(values.payload) == arr.tobytes()
 
 
