@@ -41,8 +41,10 @@ class EmulatorThread:
         self.emu = self._run(start())
         self.url = self.emu.url
 
-    def _run(self, coro: Awaitable[T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(60)  # type: ignore[arg-type]
+    def _run(self, coro: Awaitable[T], guard: float = 60) -> T:
+        """``coro`` on the emulator's loop; ``guard`` only stops a broken test from hanging
+        (a wait that needs other processes, e.g. Ray's actors, gets a far larger one)."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(guard)  # type: ignore[arg-type]
 
     def call(self, fn: Callable[[Emulator], T]) -> T:
         """``fn(emu)`` on the emulator's loop (its state is not thread-safe)."""

@@ -199,11 +199,12 @@ def test_an_actor_killed_mid_run_loses_no_row_and_repeats_none(
     async def both_actors_held() -> None:
         async with gate["changed"]:  # each actor holds at most `concurrency`
             await asyncio.wait_for(
-                gate["changed"].wait_for(lambda: gate["held"] > concurrency), 120
+                gate["changed"].wait_for(lambda: gate["held"] > concurrency), 900
             )
 
     try:
-        emulator._run(both_actors_held())
+        # Ray starts two actor processes first: minutes on one busy CPU
+        emulator._run(both_actors_held(), guard=960)
         handles = ray.get(coordinator.handles.remote())
         assert len(handles) == 2
         ray.kill(handles[0], no_restart=False)
@@ -219,7 +220,7 @@ def test_an_actor_killed_mid_run_loses_no_row_and_repeats_none(
     ]
     # The pool is let go when the run ends: the survivor and the restarted actor close
     # their clients (the killed one could not).
-    registered = ray.get(coordinator.closed.remote(2), timeout=120)
+    registered = ray.get(coordinator.closed.remote(2), timeout=900)
     assert registered == 3  # the killed actor came back once
     ray.kill(coordinator)
 
