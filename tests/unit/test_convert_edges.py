@@ -124,3 +124,24 @@ def test_a_float_array_with_a_shape_given_is_sent_in_that_shape() -> None:
     assert bytes(values.payload or b"") == arr.tobytes()
     with pytest.raises(InvalidTensorError, match="the TF schema cannot carry DT_FLOAT"):
         prepare(arr, allowed=frozenset({DataType.DT_DOUBLE}), schema="TF")
+
+
+@pytest.mark.parametrize(
+    ("dtype", "want"), [("int32", DataType.DT_INT32), ("bool", DataType.DT_BOOL)]
+)
+def test_an_empty_list_takes_the_dtype_asked(dtype: str, want: DataType) -> None:
+    """``[]`` is float64 to numpy; with a dtype asked it is an empty tensor of that type
+    (not refused as floats for an integer or bool type)."""
+    values = prepare([], dtype, shape=[0])
+    assert (values.dtype, values.shape) == (want, (0,))
+    assert values.payload is not None
+    assert bytes(values.payload) == b""
+
+
+def test_content_numpy_cannot_shape_names_the_type_asked() -> None:
+    with pytest.raises(InvalidTensorError) as asked:
+        prepare([[1, 2], [3]], "int32")
+    assert str(asked.value).startswith("cannot make DT_INT32 of the given content: ")
+    with pytest.raises(InvalidTensorError) as inferred:
+        prepare([[1, 2], [3]])
+    assert str(inferred.value).startswith("cannot make a tensor of the given content: ")
