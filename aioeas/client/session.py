@@ -422,7 +422,6 @@ class PredictClient(AsyncResource):
         fixed = self._plain
         if (
             fixed is not None
-            and _telemetry.active is None  # instrumented: every try through the seams
             and type(body) is bytes
             and path is None
             and query is None
@@ -439,7 +438,8 @@ class PredictClient(AsyncResource):
             # The common call (an open gateway or custom-URL client, no hooks, no option):
             # its first try is made here, straight to the transport, and only a failed try
             # goes on to the retry loop. What a call costs on top of the HTTP request is
-            # what a user's own loop around aiohttp would cost.
+            # what a user's own loop around aiohttp would cost. Instrumented, the same
+            # way, reporting to its ``CallTrace`` (``call``, else ``None``).
             loop = asyncio.get_running_loop()
             if loop is not self._loop:
                 raise self._other_loop()
@@ -447,25 +447,38 @@ class PredictClient(AsyncResource):
             assert transport is not None
             url, resource, shown = fixed
             started = loop.time()
+            request_headers = self._request_headers(
+                body, resource=resource, content_type=content_type, call_headers=None
+            )
+            tel = _telemetry.active  # None unless instrumented (aioeas.otel)
+            call = None if tel is None else tel.call(self._service_name, self._spec)
             try:
+                if call is not None:  # trace context: after signing, which does not cover it
+                    call.attempt(1, shown, None, request_headers)
                 resp = await transport.request(
-                    "POST",
-                    url,
-                    headers=self._request_headers(
-                        body, resource=resource, content_type=content_type, call_headers=None
-                    ),
-                    body=body,
-                    timeout=self._timeout,
+                    "POST", url, headers=request_headers, body=body, timeout=self._timeout
                 )
                 status = resp.status
-                if 200 <= status < 300:
-                    return request.parse_response(
-                        _compression.decompress(resp.body, resp.headers.get("content-encoding"))
+                error = None if 200 <= status < 300 else _error_for(resp, shown)
+                if call is not None:
+                    call.attempt_end(status, error)
+                if error is None:
+                    answer = _compression.decompress(
+                        resp.body, resp.headers.get("content-encoding")
                     )
-                tried: tuple[HTTPResponse | None, EASError | None] = (resp, _error_for(resp, shown))
+                    if call is not None:
+                        call.end(None)
+                    return request.parse_response(answer)
+                tried: tuple[HTTPResponse | None, EASError | None] = (resp, error)
             except EASError as exc:
+                if call is not None:
+                    call.attempt_end(None, exc)  # (nothing if the try ended already)
                 tried = (None, exc)
-            answer = await self._send(
+            except BaseException as exc:  # cancelled
+                if call is not None:
+                    call.end(exc)
+                raise
+            send = self._send(
                 body,
                 content_type=content_type,
                 path=None,
@@ -475,7 +488,9 @@ class PredictClient(AsyncResource):
                 policy=self._retry,
                 idempotent=idempotent,
                 tried=(tried, started),
+                trace=call,
             )
+            answer = await (send if call is None else _telemetry.traced(send, call))
         else:
             answer = await self.predict_bytes(
                 body,
@@ -528,6 +543,8 @@ class PredictClient(AsyncResource):
             headers = check_headers(headers)
         if self._state is not State.OPEN:
             self._open()
+        tel = _telemetry.active  # None unless instrumented (aioeas.otel)
+        call = None if tel is None else tel.call(self._service_name, self._spec)
         send = self._send(
             data,
             content_type=content_type,
@@ -537,9 +554,9 @@ class PredictClient(AsyncResource):
             timeout=attempt_timeout,
             policy=policy,
             idempotent=idempotent,
+            trace=call,
         )
-        tel = _telemetry.active  # None unless instrumented (aioeas.otel)
-        return await (send if tel is None else tel.predict(self._service_name, self._spec, send))
+        return await (send if call is None else _telemetry.traced(send, call))
 
     @overload
     def predict_many(
@@ -691,10 +708,12 @@ class PredictClient(AsyncResource):
         policy: RetryPolicy,
         idempotent: bool,
         tried: tuple[tuple[HTTPResponse | None, EASError | None], float] | None = None,
+        trace: _telemetry.CallTrace | None = None,
     ) -> bytes:
         """The tries of one call. ``tried``: the first try was already made (by
         ``predict``'s fast path, for a call without hooks, deadline or direct mode), with
-        this outcome, starting at that loop time; the loop goes on from its failure."""
+        this outcome, starting at that loop time; the loop goes on from its failure.
+        ``trace``: where the tries are reported when instrumented (its caller ends it)."""
         spec, transport, discovery = self._spec, self._transport, self._discovery
         if spec is None or transport is None:
             raise UsageError("this PredictClient is closed; make a new one")
@@ -718,7 +737,7 @@ class PredictClient(AsyncResource):
         failed: Backend | None = None
         last: EASError | None = None
         service, hooks = self._service_name, self._hooks
-        tel = _telemetry.active
+        tel = trace
         fixed = self._fixed_target if path is None and not query else None
         while True:
             if schedule is None:
