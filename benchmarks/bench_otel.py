@@ -64,26 +64,29 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from opentelemetry import context as otel_context
-from opentelemetry import propagate, trace
-from opentelemetry.metrics import Histogram, NoOpMeterProvider
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import (
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # this tree's aioeas, whatever is installed
+
+from opentelemetry import context as otel_context  # noqa: E402
+from opentelemetry import propagate, trace  # noqa: E402
+from opentelemetry.metrics import Histogram, NoOpMeterProvider  # noqa: E402
+from opentelemetry.sdk.metrics import MeterProvider  # noqa: E402
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader  # noqa: E402
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider  # noqa: E402
+from opentelemetry.sdk.trace.export import (  # noqa: E402
     BatchSpanProcessor,
     SimpleSpanProcessor,
     SpanExporter,
     SpanExportResult,
 )
-from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
-from opentelemetry.trace import NoOpTracerProvider, SpanKind, Tracer
-from opentelemetry.util.types import AttributeValue
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF  # noqa: E402
+from opentelemetry.trace import NoOpTracerProvider, SpanKind, Tracer  # noqa: E402
+from opentelemetry.util.types import AttributeValue  # noqa: E402
 
-from aioeas import PoolLimits, PredictClient, StringRequest, Timeout
-from aioeas.client.transport import HTTPResponse
-from aioeas.otel import AioeasInstrumentor
-from aioeas.otel import names as n
+from aioeas import PoolLimits, PredictClient, StringRequest, Timeout  # noqa: E402
+from aioeas.client.transport import HTTPResponse  # noqa: E402
+from aioeas.otel import AioeasInstrumentor  # noqa: E402
+from aioeas.otel import names as n  # noqa: E402
 
 URL = "http://127.0.0.1:8080"
 SERVICE = "bench"
