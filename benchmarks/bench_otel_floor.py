@@ -14,17 +14,21 @@ reachable with the OpenTelemetry SDK at all. Per "call":
 * ``span``: ``tracer.start_span`` of a CLIENT span with the seven attributes a gateway
   predict's span has at its start, one ``set_attribute`` (the status code), ``end()``;
 * ``record``: one ``http.client.request.duration`` ``histogram.record`` with its five
-  attributes (a dict made once);
+  attributes (a dict made once), outside any span (so no exemplar);
 * ``inject``: ``propagate.inject`` into a fresh dict (W3C ``traceparent``) from a context
   that holds the span;
-* ``all``: the three, with the span made current (``context.attach``) around them: the
-  floor of one instrumented predict.
+* ``all``: the three, with the span made current (``context.attach``) and the record
+  made in its context (an exemplar offered, as in a predict): the floor of one
+  instrumented predict;
+* ``all, no exemplars``: the same with the meter provider's
+  ``exemplar_filter=AlwaysOffExemplarFilter()``;
+* ``all, sampled out``: the same with an ``ALWAYS_OFF`` sampler (the span is not
+  recorded; the injection and the measurement are still made).
 
-Each is run two ways: ``x1``, one call after the other (what ``bench_otel.py``'s fake
-transport sees), and ``x64``: 64 calls in flight, their spans open together and ended in
-turn, with 64 dicts of 100 small objects held per call standing in for a request's live
-state (aiohttp's response, buffers, futures), which every garbage collection walks. The
-garbage collector stays on (spans make garbage, and collecting it is part of their cost).
+One call after the other, in a tight loop: the best case (code and data in the caches, no
+other live objects for the garbage collector to walk, which stays on). In a client that
+does real I/O the same calls cost more (``bench_otel.py --server echo`` and
+``bench_overhead.py --otel`` measure them there); this is the least they cost.
 Providers: a ``TracerProvider`` with a ``SimpleSpanProcessor`` handing spans to an exporter
 that drops them, a ``MeterProvider`` with an ``InMemoryMetricReader``: what
 ``bench_overhead.py``'s instrumented contender uses. CPU time (``time.process_time``) per
@@ -44,10 +48,11 @@ from importlib.metadata import version
 from typing import Any
 
 from opentelemetry import context, propagate, trace
-from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics import AlwaysOffExemplarFilter, MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 from opentelemetry.trace import SpanKind
 
 START_ATTRS = {
@@ -67,7 +72,6 @@ METRIC_ATTRS = {
     "http.response.status_code": 200,
 }
 NAME = "EAS predict bench"
-IN_FLIGHT = 64
 
 
 class Drop(SpanExporter):
@@ -75,12 +79,46 @@ class Drop(SpanExporter):
         return SpanExportResult.SUCCESS
 
 
+def providers(sampled: bool = True, exemplars: bool = True) -> tuple[TracerProvider, MeterProvider]:
+    tp = TracerProvider() if sampled else TracerProvider(sampler=ALWAYS_OFF)
+    tp.add_span_processor(SimpleSpanProcessor(Drop()))
+    readers = [InMemoryMetricReader()]
+    if exemplars:
+        return tp, MeterProvider(metric_readers=readers)
+    return tp, MeterProvider(metric_readers=readers, exemplar_filter=AlwaysOffExemplarFilter())
+
+
+def one_call(
+    tp: TracerProvider, mp: MeterProvider
+) -> tuple[Callable[[], Any], Callable[[Any], None]]:
+    """The SDK calls of one predict: span made current, injection, record in its context."""
+    tracer = tp.get_tracer("floor")
+    histogram = mp.get_meter("floor").create_histogram("http.client.request.duration", unit="s")
+    kind = SpanKind.CLIENT
+
+    def begin() -> Any:
+        span = tracer.start_span(NAME, kind=kind, attributes=START_ATTRS)
+        ctx = trace.set_span_in_context(span)
+        token = context.attach(ctx)
+        propagate.inject({}, context=ctx)
+        context.detach(token)  # (a task's context in a predict: here, one at a time)
+        return span, ctx, time.perf_counter()
+
+    def end(held: Any) -> None:
+        span, ctx, start = held
+        # in the span's context, as in a predict: the SDK offers the measurement to its
+        # exemplar reservoir (the default filter keeps those of sampled spans)
+        histogram.record(time.perf_counter() - start, METRIC_ATTRS, context=ctx)
+        span.set_attribute("http.response.status_code", 200)
+        span.end()
+
+    return begin, end
+
+
 def steps() -> dict[str, tuple[Callable[[], Any], Callable[[Any], None]]]:
     """name -> (begin a call: what it holds while in flight, end it)."""
-    tp = TracerProvider()
-    tp.add_span_processor(SimpleSpanProcessor(Drop()))
+    tp, mp = providers()
     tracer = tp.get_tracer("floor")
-    mp = MeterProvider(metric_readers=[InMemoryMetricReader()])
     histogram = mp.get_meter("floor").create_histogram("http.client.request.duration", unit="s")
     kind = SpanKind.CLIENT
 
@@ -102,45 +140,23 @@ def steps() -> dict[str, tuple[Callable[[], Any], Callable[[Any], None]]]:
     def inject_begin() -> Any:
         propagate.inject({}, context=span_in)
 
-    def all_begin() -> Any:
-        span = tracer.start_span(NAME, kind=kind, attributes=START_ATTRS)
-        ctx = trace.set_span_in_context(span)
-        token = context.attach(ctx)
-        propagate.inject({}, context=ctx)
-        context.detach(token)  # (a task's context in a predict: here, one at a time)
-        return span, time.perf_counter()
-
-    def all_end(held: Any) -> None:
-        span, start = held
-        histogram.record(time.perf_counter() - start, METRIC_ATTRS)
-        span.set_attribute("http.response.status_code", 200)
-        span.end()
-
     return {
         "nothing": (lambda: None, lambda _: None),
         "span": (span_begin, span_end),
         "record": (record_begin, record_end),
         "inject": (inject_begin, lambda _: None),
-        "all": (all_begin, all_end),
+        "all": one_call(tp, mp),
+        "all, no exemplars": one_call(*providers(exemplars=False)),
+        "all, sampled out": one_call(*providers(sampled=False)),
     }
 
 
-def per_call(
-    begin: Callable[[], Any], end: Callable[[Any], None], calls: int, flight: int
-) -> float:
-    """CPU µs per call, ``flight`` calls open at once (each with its stand-in state)."""
-    ring: list[Any] = [None] * flight
+def per_call(begin: Callable[[], Any], end: Callable[[Any], None], calls: int) -> float:
+    """CPU µs per call."""
     gc.collect()
     start = time.process_time()
-    for i in range(calls):
-        slot = i % flight
-        held = ring[slot]
-        if held is not None:
-            end(held[0])
-        ring[slot] = (begin(), {j: [j] for j in range(100)} if flight > 1 else None)
-    for held in ring:
-        if held is not None:
-            end(held[0])
+    for _ in range(calls):
+        end(begin())
     return (time.process_time() - start) / calls * 1e6
 
 
@@ -153,36 +169,29 @@ def main() -> None:
     if args.cpu is not None:
         os.sched_setaffinity(0, {args.cpu})
     table = steps()
-    cases = [(name, flight) for flight in (1, IN_FLIGHT) for name in table]
-    for name, flight in cases:  # warm-up
-        per_call(*table[name], args.calls // 5, flight)
-    results: dict[tuple[str, int], list[float]] = {case: [] for case in cases}
+    names = list(table)
+    for name in names:  # warm-up
+        per_call(*table[name], args.calls // 5)
+    results: dict[str, list[float]] = {name: [] for name in names}
     for r in range(args.rounds):
-        shift = r % len(cases)
-        for name, flight in cases[shift:] + cases[:shift]:
-            results[name, flight].append(per_call(*table[name], args.calls, flight))
+        shift = r % len(names)
+        for name in names[shift:] + names[:shift]:
+            results[name].append(per_call(*table[name], args.calls))
     print(
         f"OpenTelemetry SDK floor: CPU per call, {args.rounds} rounds of {args.calls} calls; "
         f"Python {platform.python_version()}, opentelemetry-sdk {version('opentelemetry-sdk')}, "
         f"load average {os.getloadavg()[0]:.2f}"
     )
-    print("| per call | one at a time | 64 in flight |")
+    print("| per call | median | min .. max |")
     print("|---|---|---|")
-    base = {f: statistics.median(results["nothing", f]) for f in (1, IN_FLIGHT)}
-    for name in table:
-        if name == "nothing":
-            continue
-        cells = []
-        for flight in (1, IN_FLIGHT):
-            xs = results[name, flight]
-            med = statistics.median(xs) - base[flight]
-            lo, hi = min(xs) - base[flight], max(xs) - base[flight]
-            cells.append(f"{med:.1f} µs ({lo:.1f} .. {hi:.1f})")
-        print(f"| {name} | {cells[0]} | {cells[1]} |")
-    print(
-        f"(the loop alone, subtracted: {base[1]:.2f} µs one at a time, {base[IN_FLIGHT]:.2f} µs "
-        "with 64 in flight and their stand-in state)"
-    )
+    base = statistics.median(results["nothing"])
+    for name in names[1:]:
+        xs = results[name]
+        print(
+            f"| {name} | {statistics.median(xs) - base:.1f} µs "
+            f"| {min(xs) - base:.1f} .. {max(xs) - base:.1f} µs |"
+        )
+    print(f"(the loop alone, {base:.2f} µs a call, is subtracted)")
 
 
 if __name__ == "__main__":
