@@ -8,11 +8,13 @@ first try's is made when the second starts, from the times and outcome kept for 
 call answered at once pays for one span); tries after the first carry their own span's
 context. No header is ever read, so neither the token nor a signature reaches a span.
 
-The span, the measurement and the injection are the SDK's cost, and most of a predict's
-(``benchmarks/bench_otel.py``); what is aioeas's is kept small: the attributes of a place
-a try goes to (service, endpoint mode, URL, backend) are made once and the same dicts
-handed to the SDK each time (it copies what it keeps), and so are a place's metric
-attributes per outcome.
+The span, the measurement and the injection are the SDK's cost, and nearly all of an
+instrumented predict's (``benchmarks/bench_otel.py``, ``bench_otel_floor.py``); what is
+aioeas's is kept small (about 1.7 µs a call): the client hands each call's ``_Call`` along
+itself (no context variable, no wrapping coroutine) and takes the same fast first try as
+when not instrumented; the attributes of a place a try goes to (service, endpoint mode,
+URL, backend) are made once and the same dicts handed to the SDK each time (it copies
+what it keeps), and so are a place's metric attributes per outcome.
 """
 
 from __future__ import annotations
