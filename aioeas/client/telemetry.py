@@ -5,13 +5,14 @@ a discovery refresh, a queue put, a watcher's hand-out, commit and reconnection,
 ``AsyncInference.submit``), always behind ``if active is not None``: when nothing is
 installed, that one check is the whole cost, and no tracing library is imported.
 
+``aioeas.otel.AioeasInstrumentor`` installs an OpenTelemetry implementation here and
+removes it on ``uninstrument()``; anything else that implements ``Instrument`` may too
+(one at a time).
+
 A predict asks ``active.call(...)`` for a ``CallTrace`` and reports its tries and its end
 to that object, which the client hands along itself (no context variable to set and
 reset, no wrapping coroutine): so a traced predict takes the same fast first try as an
 untraced one.
-``aioeas.otel.AioeasInstrumentor`` installs an OpenTelemetry implementation here and
-removes it on ``uninstrument()``; anything else that implements ``Instrument`` may too
-(one at a time).
 
 The calls hand over values the library has anyway; an implementation must not keep them
 beyond what it reports (they include request headers, whose credentials it must not
