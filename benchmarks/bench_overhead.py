@@ -6,6 +6,7 @@ Run from the repository root::
     .venv/bin/python benchmarks/bench_overhead.py --rounds 9 --json out.json --chart out.svg
     .venv/bin/python benchmarks/bench_overhead.py --otel              # + aioeas instrumented
     .venv/bin/python benchmarks/bench_overhead.py --no-memory         # CPU figures only
+    .venv/bin/python benchmarks/bench_overhead.py --otel --baseline ../main  # before/after
 
 What it measures (the figures of issue 12's "hot path"):
 
@@ -27,8 +28,19 @@ another's garbage, patches or event loop:
   ``TFRequest.to_bytes()`` / ``TFResponse(body)`` for the TF cell);
 * ``aioeas``: ``await client.predict(req)``;
 * ``aioeas-otel`` (``--otel``): the same with ``aioeas.otel.AioeasInstrumentor`` on an SDK
-  ``TracerProvider`` (spans dropped by the exporter) and ``MeterProvider`` (an in-memory
-  reader); skipped with a message when ``aioeas.otel`` or the SDK is not importable;
+  ``TracerProvider`` (a ``SimpleSpanProcessor``, spans dropped by the exporter: no export
+  thread, and nothing of an exporter's own work is counted) and ``MeterProvider`` (an
+  in-memory reader); skipped with a message when ``aioeas.otel`` or the SDK is not
+  importable;
+* ``otel-floor`` (``--otel``): ``aioeas`` not instrumented, inside the OpenTelemetry SDK
+  calls an instrumented predict needs, written by hand in their cheapest form (one span
+  with the same attributes made current, one injection, one histogram record), on the same
+  providers. It is the SDK's own floor measured the way ``aioeas-otel`` is: on the same
+  connection, 64 in flight, garbage collector on. (Measured apart, with one call at a time
+  and no socket, as ``bench_otel.py`` does, the floor is less than half of this: with 64
+  requests in flight every garbage collection walks their live objects, a span's among
+  them, and the spans' garbage triggers collections far more often.) ``aioeas-otel``
+  minus ``otel-floor`` is what aioeas adds to the SDK's work;
 * ``aioeas-uvloop`` and ``aiohttp-uvloop``: the same two on uvloop's event loop (skipped
   when uvloop is not installed: the ``uvloop`` extra).
 
@@ -64,17 +76,27 @@ from _procs import JsonWorker, ServerProcess  # noqa: E402
 
 #: (workload, in flight, echo service); the issue's two cells.
 CELLS = {"string": (64, "echo"), "tf": (8, "echo_tf")}
-CONTENDERS = ("aiohttp", "aioeas", "aioeas-otel", "aioeas-uvloop", "aiohttp-uvloop")
+CONTENDERS = (
+    "aiohttp",
+    "aioeas",
+    "aioeas-otel",
+    "otel-floor",
+    "aioeas-uvloop",
+    "aiohttp-uvloop",
+)
 MEMORY_SIZE = 100 * 1000 * 1000  # 100 MB
 TARGETS = {"string": 1.0, "tf": 1.05}  # aioeas CPU / aiohttp CPU at most
 OTEL_EXTRA_US = 15.0  # instrumented: at most this much more per request
 
 
 class Worker(JsonWorker):
-    """One contender's process (``_overhead_worker.py``), over JSON lines."""
+    """One contender's process (``_overhead_worker.py``), over JSON lines; a name ending in
+    ``@base`` runs the worker (and so the aioeas) of the ``--baseline`` tree."""
 
-    def __init__(self, contender: str, cpus: set[int] | None) -> None:
-        argv = [sys.executable, str(HERE / "_overhead_worker.py"), contender]
+    def __init__(self, contender: str, cpus: set[int] | None, baseline: str | None) -> None:
+        name, at, _ = contender.partition("@")
+        root = Path(baseline) if at and baseline else ROOT
+        argv = [sys.executable, str(root / "benchmarks" / "_overhead_worker.py"), name]
         super().__init__(argv, cpus, contender)
 
 
@@ -82,10 +104,11 @@ def available(contenders: list[str]) -> tuple[list[str], list[str]]:
     """The contenders this environment can run, and why the others are skipped."""
     ok, skipped = [], []
     for name in contenders:
-        if name.endswith("-uvloop") and importlib.util.find_spec("uvloop") is None:
+        kind = name.partition("@")[0]
+        if kind.endswith("-uvloop") and importlib.util.find_spec("uvloop") is None:
             skipped.append(f"{name}: uvloop is not installed (pip install 'aioeas[uvloop]')")
             continue
-        if name.endswith("-otel"):
+        if kind.endswith("-otel") or kind == "otel-floor":
             sys.path.insert(0, str(ROOT))
             try:
                 import opentelemetry.sdk  # noqa: F401
@@ -107,7 +130,7 @@ def run_cpu(args: argparse.Namespace, contenders: list[str], server: ServerProce
     cells: dict[str, Any] = {}
     for workload in args.workloads.split(","):
         concurrency, service = CELLS[workload]
-        workers = [Worker(n, client_cpus) for n in contenders]
+        workers = [Worker(n, client_cpus, args.baseline) for n in contenders]
         try:
             facts = {
                 w.name: w.call(op="setup", url=server.url, workload=workload, service=service)
@@ -229,6 +252,18 @@ def report(result: dict[str, Any]) -> list[str]:
                 f"  target instrumented <= +{OTEL_EXTRA_US:g} µs: {'PASS' if ok else 'FAIL'} "
                 f"({extra:+.1f} µs)"
             )
+        f = cell["contenders"].get("otel-floor")
+        if a and f:
+            floor_extra = f["cpu_us"]["median"] - a["cpu_us"]["median"]
+            lines.append(
+                f"  OpenTelemetry SDK floor (otel-floor - aioeas): {floor_extra:+.1f} µs"
+                + (
+                    f"; aioeas's share (aioeas-otel - otel-floor): "
+                    f"{o['cpu_us']['median'] - f['cpu_us']['median']:+.1f} µs"
+                    if o
+                    else ""
+                )
+            )
     if result.get("memory"):
         lines.append(
             f"\nPeak RSS rise over the answer's size, one predict of {result['memory_size'] / 1e6:.0f} MB"
@@ -268,7 +303,13 @@ def main() -> int:
         default="aiohttp,aioeas,aioeas-uvloop,aiohttp-uvloop",
         help="comma-separated, of: " + ",".join(CONTENDERS),
     )
-    ap.add_argument("--otel", action="store_true", help="add aioeas-otel")
+    ap.add_argument("--otel", action="store_true", help="add aioeas-otel and otel-floor")
+    ap.add_argument(
+        "--baseline",
+        metavar="DIR",
+        help="another checkout (e.g. `git worktree add DIR main`): its aioeas* contenders run "
+        "too, as NAME@base, alternating with this tree's (a before/after in one run)",
+    )
     ap.add_argument("--no-memory", action="store_true", help="skip the 100 MB answer")
     ap.add_argument("--memory-only", action="store_true", help="only the 100 MB answer")
     ap.add_argument("--memory-size", type=int, default=MEMORY_SIZE, help="bytes (100 MB)")
@@ -279,8 +320,12 @@ def main() -> int:
     if args.rounds < 5:
         ap.error("at least 5 rounds")
     wanted = args.contenders.split(",")
-    if args.otel and "aioeas-otel" not in wanted:
-        wanted.insert(2, "aioeas-otel")
+    if args.otel:
+        for i, name in enumerate(("aioeas-otel", "otel-floor")):
+            if name not in wanted:
+                wanted.insert(2 + i, name)
+    if args.baseline:
+        wanted += [f"{name}@base" for name in wanted if name.startswith("aioeas")]
     contenders, skipped = available(wanted)
     for s in skipped:
         print(f"skipped {s}", file=sys.stderr)

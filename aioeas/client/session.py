@@ -422,7 +422,6 @@ class PredictClient(AsyncResource):
         fixed = self._plain
         if (
             fixed is not None
-            and _telemetry.active is None  # instrumented: every try through the seams
             and type(body) is bytes
             and path is None
             and query is None
@@ -439,7 +438,12 @@ class PredictClient(AsyncResource):
             # The common call (an open gateway or custom-URL client, no hooks, no option):
             # its first try is made here, straight to the transport, and only a failed try
             # goes on to the retry loop. What a call costs on top of the HTTP request is
-            # what a user's own loop around aiohttp would cost.
+            # what a user's own loop around aiohttp would cost. (Instrumented, the same
+            # way, in a method of its own: this path pays one check for it.)
+            tel = _telemetry.active  # None unless instrumented (aioeas.otel)
+            if tel is not None:
+                answer = await self._first_try_traced(tel, body, content_type, fixed, idempotent)
+                return request.parse_response(answer)
             loop = asyncio.get_running_loop()
             if loop is not self._loop:
                 raise self._other_loop()
@@ -491,6 +495,61 @@ class PredictClient(AsyncResource):
             )
         return request.parse_response(answer)
 
+    async def _first_try_traced(
+        self,
+        tel: _telemetry.Instrument,
+        body: bytes,
+        content_type: str | None,
+        fixed: tuple[str, str | None, str],
+        idempotent: bool,
+    ) -> bytes:
+        """``predict``'s fast first try when instrumented: the same try, reported to a
+        ``CallTrace`` (the try as it starts and ends, the call as it ends), and the
+        retries after a failed one in ``_send`` with the same trace."""
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            raise self._other_loop()
+        transport = self._transport
+        assert transport is not None
+        url, resource, shown = fixed
+        started = loop.time()
+        headers = self._request_headers(
+            body, resource=resource, content_type=content_type, call_headers=None
+        )
+        call = tel.call(self._service_name, self._spec)
+        try:
+            call.attempt(1, shown, None, headers)  # trace context: not covered by signing
+            resp = await transport.request(
+                "POST", url, headers=headers, body=body, timeout=self._timeout
+            )
+            status = resp.status
+            error = None if 200 <= status < 300 else _error_for(resp, shown)
+            call.attempt_end(status, error)
+            if error is None:
+                answer = _compression.decompress(resp.body, resp.headers.get("content-encoding"))
+                call.end(None)
+                return answer
+            tried: tuple[HTTPResponse | None, EASError | None] = (resp, error)
+        except EASError as exc:
+            call.attempt_end(None, exc)  # (nothing if the try ended already)
+            tried = (None, exc)
+        except BaseException as exc:  # cancelled
+            call.end(exc)
+            raise
+        send = self._send(
+            body,
+            content_type=content_type,
+            path=None,
+            query="",
+            headers=None,
+            timeout=self._timeout,
+            policy=self._retry,
+            idempotent=idempotent,
+            tried=(tried, started),
+            trace=call,
+        )
+        return await _telemetry.traced(send, call)
+
     async def predict_bytes(
         self,
         body: bytes | bytearray | memoryview | str,
@@ -528,6 +587,8 @@ class PredictClient(AsyncResource):
             headers = check_headers(headers)
         if self._state is not State.OPEN:
             self._open()
+        tel = _telemetry.active  # None unless instrumented (aioeas.otel)
+        call = None if tel is None else tel.call(self._service_name, self._spec)
         send = self._send(
             data,
             content_type=content_type,
@@ -537,9 +598,9 @@ class PredictClient(AsyncResource):
             timeout=attempt_timeout,
             policy=policy,
             idempotent=idempotent,
+            trace=call,
         )
-        tel = _telemetry.active  # None unless instrumented (aioeas.otel)
-        return await (send if tel is None else tel.predict(self._service_name, self._spec, send))
+        return await (send if call is None else _telemetry.traced(send, call))
 
     @overload
     def predict_many(
@@ -691,10 +752,12 @@ class PredictClient(AsyncResource):
         policy: RetryPolicy,
         idempotent: bool,
         tried: tuple[tuple[HTTPResponse | None, EASError | None], float] | None = None,
+        trace: _telemetry.CallTrace | None = None,
     ) -> bytes:
         """The tries of one call. ``tried``: the first try was already made (by
         ``predict``'s fast path, for a call without hooks, deadline or direct mode), with
-        this outcome, starting at that loop time; the loop goes on from its failure."""
+        this outcome, starting at that loop time; the loop goes on from its failure.
+        ``trace``: where the tries are reported when instrumented (its caller ends it)."""
         spec, transport, discovery = self._spec, self._transport, self._discovery
         if spec is None or transport is None:
             raise UsageError("this PredictClient is closed; make a new one")
@@ -718,7 +781,7 @@ class PredictClient(AsyncResource):
         failed: Backend | None = None
         last: EASError | None = None
         service, hooks = self._service_name, self._hooks
-        tel = _telemetry.active
+        tel = trace
         fixed = self._fixed_target if path is None and not query else None
         while True:
             if schedule is None:

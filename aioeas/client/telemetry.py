@@ -4,9 +4,15 @@ The library calls into ``active`` at a few points (a predict and each of its tri
 a discovery refresh, a queue put, a watcher's hand-out, commit and reconnection, an
 ``AsyncInference.submit``), always behind ``if active is not None``: when nothing is
 installed, that one check is the whole cost, and no tracing library is imported.
+
 ``aioeas.otel.AioeasInstrumentor`` installs an OpenTelemetry implementation here and
 removes it on ``uninstrument()``; anything else that implements ``Instrument`` may too
 (one at a time).
+
+A predict asks ``active.call(...)`` for a ``CallTrace`` and reports its tries and its end
+to that object, which the client hands along itself (no context variable to set and
+reset, no wrapping coroutine): so a traced predict takes the same fast first try as an
+untraced one.
 
 The calls hand over values the library has anyway; an implementation must not keep them
 beyond what it reports (they include request headers, whose credentials it must not
@@ -21,19 +27,13 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 if TYPE_CHECKING:
     from aioeas.client.endpoints import EndpointSpec
 
-__all__ = ["Instrument", "active", "install", "uninstall"]
+__all__ = ["CallTrace", "Instrument", "active", "install", "traced", "uninstall"]
 
 T = TypeVar("T")
 
 
-class Instrument(Protocol):
-    """What the library reports, and where it lets trace context into a request."""
-
-    def predict(
-        self, service: str, spec: EndpointSpec | None, send: Coroutine[Any, Any, bytes]
-    ) -> Awaitable[bytes]:
-        """Run ``send`` (one predict, every try) and return its answer, traced."""
-        ...
+class CallTrace(Protocol):
+    """One predict, as it goes: its tries, then its end (called once, whatever happens)."""
 
     def attempt(
         self, attempt: int, url: str, backend: str | None, headers: MutableMapping[str, str]
@@ -43,7 +43,20 @@ class Instrument(Protocol):
         ...
 
     def attempt_end(self, status: int | None, error: BaseException | None) -> None:
-        """The try begun last ended: ``status`` of the answer, ``error`` it raised."""
+        """The try begun last ended: ``status`` of the answer, ``error`` it raised (nothing
+        when no try is open)."""
+        ...
+
+    def end(self, error: BaseException | None) -> None:
+        """The call ended, answered or with ``error`` (a try still open ends with it)."""
+        ...
+
+
+class Instrument(Protocol):
+    """What the library reports, and where it lets trace context into a request."""
+
+    def call(self, service: str, spec: EndpointSpec | None) -> CallTrace:
+        """A predict of ``service`` begins (before its first try)."""
         ...
 
     def discovered(self, service: str, backends: int, ok: bool) -> None:
@@ -80,6 +93,17 @@ class Instrument(Protocol):
     def reconnected(self, watcher: Any) -> None:
         """A watcher's connection was lost and made again."""
         ...
+
+
+async def traced(send: Coroutine[Any, Any, T], call: CallTrace) -> T:
+    """Await ``send`` (the tries of one call) and end ``call`` with how it went."""
+    try:
+        answer = await send
+    except BaseException as exc:
+        call.end(exc)
+        raise
+    call.end(None)
+    return answer
 
 
 #: The installed instrument, or ``None`` (the library reads it at each call).

@@ -8,19 +8,20 @@ first try's is made when the second starts, from the times and outcome kept for 
 call answered at once pays for one span); tries after the first carry their own span's
 context. No header is ever read, so neither the token nor a signature reaches a span.
 
-The span, the measurement and the injection are the SDK's cost, and most of a predict's
-(``benchmarks/bench_otel.py``); what is aioeas's is kept small: the attributes of a place
-a try goes to (service, endpoint mode, URL, backend) are made once and the same dicts
-handed to the SDK each time (it copies what it keeps), and so are a place's metric
-attributes per outcome.
+The span, the measurement and the injection are the SDK's cost, and nearly all of an
+instrumented predict's (``benchmarks/bench_otel.py``, ``bench_otel_floor.py``); what is
+aioeas's is kept small (about 1.7 µs a call): the client hands each call's ``_Call`` along
+itself (no context variable, no wrapping coroutine) and takes the same fast first try as
+when not instrumented; the attributes of a place a try goes to (service, endpoint mode,
+URL, backend) are made once and the same dicts handed to the SDK each time (it copies
+what it keeps), and so are a place's metric attributes per outcome.
 """
 
 from __future__ import annotations
 
 import contextvars
 import time
-from collections.abc import Coroutine, MutableMapping
-from typing import Any
+from collections.abc import MutableMapping
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
@@ -138,7 +139,9 @@ class _Try:
 
 
 class _Call:
-    """One predict in flight: its span (made when its first try starts), and its tries."""
+    """One predict in flight (``aioeas.client.telemetry.CallTrace``): its span (made when
+    its first try starts, current until the call ends), and its tries. The client holds
+    it and hands it along, so nothing is looked up per try."""
 
     __slots__ = (
         "attached",
@@ -146,13 +149,15 @@ class _Call:
         "last",
         "mode",
         "open",
+        "owner",
         "service",
         "span",
         "start_ns",
         "tries",
     )
 
-    def __init__(self, service: str, mode: str) -> None:
+    def __init__(self, owner: PredictTracing, service: str, mode: str) -> None:
+        self.owner = owner
         self.service = service
         self.mode = mode
         self.start_ns = time.time_ns()
@@ -164,64 +169,91 @@ class _Call:
         self.open: _Try | None = None
         self.last: _Try | None = None  # the last try that ended
 
+    def attempt(
+        self, attempt: int, url: str, backend: str | None, headers: MutableMapping[str, str]
+    ) -> None:
+        owner = self.owner
+        place = owner._places.get((self.service, self.mode, url, backend))
+        if place is None:
+            place = owner._new_place(self, url, backend)
+        this = _Try(attempt, place)
+        self.tries, self.open = attempt, this
+        active = owner._m.active
+        active[place.active_key] = active.get(place.active_key, 0) + 1
+        span = self.span
+        if span is None:
+            span = self.span = owner._tracer.start_span(
+                place.name,
+                kind=SpanKind.CLIENT,
+                attributes=place.call_attrs,
+                start_time=self.start_ns,
+            )
+            context = trace.set_span_in_context(span)
+            self.attached = otel_context.attach(context)  # current until the call ends
+            if attempt != 1:  # (the place's attributes say 1)
+                span.set_attribute(n.ATTEMPTS, attempt)
+            if attempt == 1:
+                self.first = this
+                propagate.inject(headers, context=context)
+                return
+        else:  # the call's span shows the last try's place, and counts it
+            span.set_attributes({**place.where, n.ATTEMPTS: attempt})
+        tracer = owner._tracer
+        first = self.first
+        if first is not None and first.span is None:
+            first.span = _try_span(tracer, span, first)
+            _end_try_span(first)
+        this.span = _try_span(tracer, span, this)
+        propagate.inject(headers, context=trace.set_span_in_context(this.span))
+        last = self.last
+        failed = _error_type(last.status, last.error) if last is not None else None
+        owner._m.retries.add(1, {n.SERVICE: self.service, n.ERROR_TYPE: failed or "_OTHER"})
 
-_CALL: contextvars.ContextVar[_Call | None] = contextvars.ContextVar(
-    "aioeas_otel_call", default=None
-)
+    def attempt_end(self, status: int | None, error: BaseException | None) -> None:
+        this = self.open
+        if this is None:
+            return
+        duration = time.perf_counter() - this.start
+        this.end_ns = time.time_ns()
+        self.open, self.last = None, this
+        this.status, this.error = status, error
+        place = this.place
+        m = self.owner._m
+        active = m.active
+        if place.active_key in active:  # (not after uninstrument() cleared it)
+            active[place.active_key] -= 1
+        if error is None and (status is None or status < 400):
+            attrs = place.outcomes.get((status, None)) or place.metric_attrs(status, None)
+        else:
+            attrs = place.metric_attrs(status, n.error_type(status, error))
+        m.request_duration.record(duration, attrs)
+        if this.span is not None:
+            _end_try_span(this)
 
-
-def _error_type(status: int | None, error: BaseException | None) -> str | None:
-    if error is None and (status is None or status < 400):
-        return None  # (the common case, without a call)
-    return n.error_type(status, error)
-
-
-class PredictTracing:
-    """The predict half of ``OtelInstrument`` (``aioeas.client.telemetry.Instrument``)."""
-
-    _tracer: Tracer
-    _m: Instruments
-    #: places by (service, endpoint mode, URL, backend)
-    _places: dict[tuple[str, str, str, str | None], _Place]
-
-    async def predict(
-        self, service: str, spec: EndpointSpec | None, send: Coroutine[Any, Any, bytes]
-    ) -> bytes:
-        call = _Call(service, _MODES.get(type(spec)) or _mode(spec))
-        reset = _CALL.set(call)
-        error: BaseException | None = None
-        try:
-            return await send
-        except BaseException as exc:
-            error = exc
-            raise
-        finally:
-            if call.attached is not None:
-                otel_context.detach(call.attached)
-            _CALL.reset(reset)
-            if call.open is not None:  # cancelled (or failed) with a try in flight
-                self.attempt_end(None, error, call)
-            self._end_call(call, error)
-
-    def _end_call(self, call: _Call, error: BaseException | None) -> None:
-        span = call.span
+    def end(self, error: BaseException | None) -> None:
+        if self.open is not None:  # cancelled (or failed) with a try in flight
+            self.attempt_end(None, error)
+        if self.attached is not None:
+            otel_context.detach(self.attached)
+            self.attached = None
+        span = self.span
         if span is None:  # no try was made (discovery never answered, say)
-            span = self._tracer.start_span(
-                _call_name(call.service),
+            span = self.owner._tracer.start_span(
+                _call_name(self.service),
                 kind=SpanKind.CLIENT,
                 attributes={
                     n.HTTP_REQUEST_METHOD: "POST",
-                    n.SERVICE: call.service,
-                    n.ENDPOINT_MODE: call.mode,
+                    n.SERVICE: self.service,
+                    n.ENDPOINT_MODE: self.mode,
                     n.ATTEMPTS: 0,
                 },
-                start_time=call.start_ns,
+                start_time=self.start_ns,
             )
         elif not span.is_recording():  # sampled out: nothing to add
             span.end()
             return
         # (aioeas.attempts is set as tries start: what is left is the last one's outcome)
-        last = call.last
+        last = self.last
         status = last.status if last is not None else None
         if error is not None:
             attrs: Attributes = {n.ERROR_TYPE: n.error_type(status, error) or "_OTHER"}
@@ -233,103 +265,58 @@ class PredictTracing:
             span.set_attribute(n.HTTP_RESPONSE_STATUS_CODE, status)
         span.end()
 
+
+def _error_type(status: int | None, error: BaseException | None) -> str | None:
+    if error is None and (status is None or status < 400):
+        return None  # (the common case, without a call)
+    return n.error_type(status, error)
+
+
+def _try_span(tracer: Tracer, parent: Span, this: _Try) -> Span:
+    attrs: Attributes = {**this.place.try_attrs, n.ATTEMPT: this.number}
+    if this.number > 1:
+        attrs[n.HTTP_REQUEST_RESEND_COUNT] = this.number - 1
+    return tracer.start_span(
+        "POST",
+        context=trace.set_span_in_context(parent),
+        kind=SpanKind.CLIENT,
+        attributes=attrs,
+        start_time=this.start_ns,
+    )
+
+
+def _end_try_span(this: _Try) -> None:
+    span = this.span
+    if span is None:
+        return
+    attrs: Attributes = {}
+    if this.status is not None:
+        attrs[n.HTTP_RESPONSE_STATUS_CODE] = this.status
+    kind = _error_type(this.status, this.error)
+    if kind is not None:
+        attrs[n.ERROR_TYPE] = kind
+        span.set_status(Status(StatusCode.ERROR))
+    span.set_attributes(attrs)
+    span.end(end_time=this.end_ns or None)
+
+
+class PredictTracing:
+    """The predict half of ``OtelInstrument`` (``aioeas.client.telemetry.Instrument``)."""
+
+    _tracer: Tracer
+    _m: Instruments
+    #: places by (service, endpoint mode, URL, backend)
+    _places: dict[tuple[str, str, str, str | None], _Place]
+
+    def call(self, service: str, spec: EndpointSpec | None) -> _Call:
+        return _Call(self, service, _MODES.get(type(spec)) or _mode(spec))
+
     def _new_place(self, call: _Call, url: str, backend: str | None) -> _Place:
         if len(self._places) >= PLACES:
             self._places.clear()
         place = _Place(call.service, call.mode, url, backend)
         self._places[call.service, call.mode, url, backend] = place
         return place
-
-    def attempt(
-        self, attempt: int, url: str, backend: str | None, headers: MutableMapping[str, str]
-    ) -> None:
-        call = _CALL.get()
-        if call is None:  # instrumented after this call began
-            return
-        place = self._places.get((call.service, call.mode, url, backend))
-        if place is None:
-            place = self._new_place(call, url, backend)
-        this = _Try(attempt, place)
-        call.tries, call.open = attempt, this
-        active = self._m.active
-        active[place.active_key] = active.get(place.active_key, 0) + 1
-        span, context = call.span, None
-        if span is None:
-            span = call.span = self._tracer.start_span(
-                place.name,
-                kind=SpanKind.CLIENT,
-                attributes=place.call_attrs,
-                start_time=call.start_ns,
-            )
-            context = trace.set_span_in_context(span)
-            call.attached = otel_context.attach(context)  # current until the call ends
-            if attempt != 1:  # (the place's attributes say 1)
-                span.set_attribute(n.ATTEMPTS, attempt)
-        else:  # the call's span shows the last try's place, and counts it
-            span.set_attributes({**place.where, n.ATTEMPTS: attempt})
-        if attempt == 1:
-            call.first = this
-            propagate.inject(headers, context=context)
-            return
-        first = call.first
-        if first is not None and first.span is None:
-            first.span = self._try_span(span, first)
-            self._end_try_span(first)
-        this.span = self._try_span(span, this)
-        propagate.inject(headers, context=trace.set_span_in_context(this.span))
-        last = call.last
-        failed = _error_type(last.status, last.error) if last is not None else None
-        self._m.retries.add(1, {n.SERVICE: call.service, n.ERROR_TYPE: failed or "_OTHER"})
-
-    def _try_span(self, parent: Span, this: _Try) -> Span:
-        attrs: Attributes = {**this.place.try_attrs, n.ATTEMPT: this.number}
-        if this.number > 1:
-            attrs[n.HTTP_REQUEST_RESEND_COUNT] = this.number - 1
-        return self._tracer.start_span(
-            "POST",
-            context=trace.set_span_in_context(parent),
-            kind=SpanKind.CLIENT,
-            attributes=attrs,
-            start_time=this.start_ns,
-        )
-
-    @staticmethod
-    def _end_try_span(this: _Try) -> None:
-        span = this.span
-        if span is None:
-            return
-        attrs: Attributes = {}
-        if this.status is not None:
-            attrs[n.HTTP_RESPONSE_STATUS_CODE] = this.status
-        kind = _error_type(this.status, this.error)
-        if kind is not None:
-            attrs[n.ERROR_TYPE] = kind
-            span.set_status(Status(StatusCode.ERROR))
-        span.set_attributes(attrs)
-        span.end(end_time=this.end_ns or None)
-
-    def attempt_end(
-        self, status: int | None, error: BaseException | None, call: _Call | None = None
-    ) -> None:
-        call = call or _CALL.get()
-        this = call.open if call is not None else None
-        if call is None or this is None:
-            return
-        duration = time.perf_counter() - this.start
-        this.end_ns = time.time_ns()
-        call.open, call.last = None, this
-        this.status, this.error = status, error
-        place = this.place
-        active = self._m.active
-        if place.active_key in active:  # (not after uninstrument() cleared it)
-            active[place.active_key] -= 1
-        if error is None and (status is None or status < 400):
-            attrs = place.outcomes.get((status, None)) or place.metric_attrs(status, None)
-        else:
-            attrs = place.metric_attrs(status, n.error_type(status, error))
-        self._m.request_duration.record(duration, attrs)
-        if this.span is not None:
-            self._end_try_span(this)
 
     def discovered(self, service: str, backends: int, ok: bool) -> None:
         outcome = "success" if ok else "failure"

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -24,9 +25,12 @@ from aioeas import (
     RetryPolicy,
     ServiceError,
     StringRequest,
+    Timeout,
 )
 from aioeas.client import telemetry
+from aioeas.client.transport import HTTPResponse
 from aioeas.emulator import Emulator, Reject, current_call
+from aioeas.errors import ConnectError, DecodeError
 from aioeas.otel import names as n
 from aioeas.otel import predict as predict_module
 from aioeas.otel.predict import PredictTracing
@@ -329,3 +333,83 @@ async def test_the_kept_attributes_are_bounded(otel: Otel, monkeypatch: pytest.M
             metrics, n.HTTP_CLIENT_REQUEST_DURATION, http__response__status_code=status
         )
         assert point.attributes[n.ERROR_TYPE] == str(status)
+
+
+class Scripted:
+    """A transport answering from a script (an exception is raised), recording the
+    headers of each request."""
+
+    def __init__(self, *script: HTTPResponse | Exception) -> None:
+        self.script = list(script)
+        self.headers: list[dict[str, str]] = []
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        timeout: Timeout,
+    ) -> HTTPResponse:
+        self.headers.append(dict(headers))
+        step = self.script.pop(0)
+        if isinstance(step, Exception):
+            raise step
+        return step
+
+    async def close(self) -> None:
+        pass
+
+
+async def test_a_plain_call_whose_first_try_raises_goes_on_traced(otel: Otel) -> None:
+    """A call with no option takes the client's fast first try, instrumented too: a try
+    that raises (no answer) is ended and measured, and the retries that follow are children
+    of the same call, each with its own trace context."""
+    transport = Scripted(ConnectError("refused"), HTTPResponse(200, b"ok", {}))
+    async with PredictClient(
+        "http://eas.example:8080", "f", token=TOKEN, transport=transport, retry=NO_WAIT
+    ) as client:
+        assert client._plain is not None  # the call below takes the fast first try
+        await client.predict(StringRequest("x"))
+    [call] = otel.spans("EAS predict f")
+    assert call.attributes[n.ATTEMPTS] == 2
+    assert call.attributes[n.HTTP_RESPONSE_STATUS_CODE] == 200
+    assert call.status.status_code is StatusCode.UNSET
+    first, second = sorted(otel.spans("POST"), key=lambda s: s.attributes[n.ATTEMPT])
+    assert first.parent is not None
+    assert first.parent.span_id == call.context.span_id
+    assert first.attributes[n.ERROR_TYPE] == "ConnectError"
+    assert n.HTTP_RESPONSE_STATUS_CODE not in first.attributes
+    assert second.attributes[n.HTTP_RESPONSE_STATUS_CODE] == 200
+    sent = [_traceparent(h["traceparent"]) for h in transport.headers]
+    assert sent == [
+        (call.context.trace_id, call.context.span_id),
+        (call.context.trace_id, second.context.span_id),
+    ]
+    failed = points(otel.metrics(), n.HTTP_CLIENT_REQUEST_DURATION, error__type="ConnectError")
+    assert [p.count for p in failed] == [1]
+    [active] = otel.metrics()[n.HTTP_CLIENT_ACTIVE_REQUESTS]
+    assert active.value == 0
+    _no_secret(otel, [TOKEN] + [h["Authorization"] for h in transport.headers])
+
+
+async def test_an_answer_that_does_not_decode_fails_the_call_not_the_try(otel: Otel) -> None:
+    """A 200 whose Content-Encoding aioeas cannot undo: the try got its answer (200, no
+    error), the call fails with the decoding error, and is not retried."""
+    bad = HTTPResponse(200, b"??", {"content-encoding": "bogus"})
+    transport = Scripted(bad)
+    async with PredictClient(
+        "http://eas.example:8080", "d", token=TOKEN, transport=transport, retry=NO_WAIT
+    ) as client:
+        with pytest.raises(DecodeError):
+            await client.predict(StringRequest("x"))
+    [call] = otel.spans()  # one try: no child span
+    assert call.attributes[n.ERROR_TYPE] == "DecodeError"
+    assert call.attributes[n.HTTP_RESPONSE_STATUS_CODE] == 200
+    assert call.attributes[n.ATTEMPTS] == 1
+    assert call.status.status_code is StatusCode.ERROR
+    [duration] = otel.metrics()[n.HTTP_CLIENT_REQUEST_DURATION]
+    assert duration.attributes[n.HTTP_RESPONSE_STATUS_CODE] == 200
+    assert n.ERROR_TYPE not in duration.attributes
+    assert len(transport.headers) == 1
