@@ -41,6 +41,11 @@ _PORT_FLAGS = (
 )
 
 
+#: Only stops a run that never ends from hanging the suite (a Ray starved of CPU for
+#: minutes once never let its driver connect); a run takes seconds.
+HANG_GUARD = 900
+
+
 @pytest.fixture(scope="module")
 def head() -> Iterator[tuple[str, dict[str, str]]]:
     """A Ray head on 127.0.0.1: its address, and the environment to reach it with."""
@@ -103,6 +108,7 @@ def test_predict_reaches_a_cluster_by_its_address(
                 "--cpus-per-actor", "1", "--id", "k",
             ],
             cwd=ROOT, env=env, capture_output=True, text=True, check=False,
+            timeout=HANG_GUARD,
         )  # fmt: skip
         requests = emulator.call(lambda emu: emu.service("scorecard_pmml_example").requests)
     finally:
@@ -131,6 +137,7 @@ def test_predict_without_an_address_starts_a_cluster_and_stops_it(tmp_path: Path
                 "-o", str(tmp_path / "out"), "--ray",
             ],
             cwd=ROOT, env=env, capture_output=True, text=True, check=False,
+            timeout=HANG_GUARD,
         )  # fmt: skip
     finally:
         emulator.close()
