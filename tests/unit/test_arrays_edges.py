@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from aioeas import DataType
+from aioeas import DataType, TFResponse
+from aioeas._proto import blade_pb2 as blade_pb
 from aioeas._proto import tf_predict_pb2 as tf_pb
 from aioeas.codecs.arrays import (
     MAX_DIMS,
@@ -138,3 +139,22 @@ def test_a_malformed_array_error_names_where_it_was_read(
     body: bytes, fields: dict[int, Kind], reason: str
 ) -> None:
     assert refused(body, fields) == (WHAT, reason)
+
+
+def test_a_shape_field_given_twice_is_merged_as_protobuf_merges_it() -> None:
+    """Two shape messages (two serialized messages concatenated are one message) append
+    their dimensions: protobuf reads [2, 3] here, and so must the whole response path."""
+    shape = ld(2, ld(1, packed_varints([2]))) + ld(2, ld(1, packed_varints([3])))
+    body = vi(1, 1) + shape + ld(3, np.arange(6, dtype=np.float32).tobytes())
+    assert list(tf_pb.ArrayProto.FromString(body).array_shape.dim) == [2, 3]
+    assert decode(body)[1].tolist() == [[0, 1, 2], [3, 4, 5]]
+    assert TFResponse(ld(1, ld(1, b"y") + ld(2, body)))["y"].shape == (2, 3)
+    blade = vi(3, 1) + ld(4, ld(1, b"\x02")) + ld(4, ld(1, b"\x03")) + ld(5, bytes(24))
+    assert list(blade_pb.Array.FromString(blade).shape.dim) == [2, 3]
+    assert decode_blade_array(memoryview(blade), 0, len(blade), WHAT).array.shape == (2, 3)
+    # the limit on dimensions holds for the merged shape
+    half = ld(2, ld(1, bytes([1] * (MAX_DIMS // 2 + 1))))
+    assert refused(vi(1, 1) + half + half + ONE_FLOAT) == (
+        WHAT,
+        f"a shape has more than {MAX_DIMS} dimensions",
+    )
