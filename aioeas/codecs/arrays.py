@@ -127,8 +127,13 @@ def write_blade_array(name: str, batch_size: int, values: WireValues, kind: Kind
 Span = tuple[int, int, int]  # wire type, a, b as iter_fields yields them
 
 
-def _read_dims(buf: memoryview, a: int, b: int, what: str) -> list[int]:
-    dims: list[int] = []
+def _read_dims(buf: memoryview, a: int, b: int, what: str, dims: list[int]) -> list[int]:
+    """``dims`` and then the dimensions of the shape message in ``buf[a:b]``.
+
+    A shape field that comes twice is merged as protobuf merges a message field: its
+    repeated ``dim`` values are appended (concatenated messages are one message), not
+    replaced, so that the limits apply to the whole shape.
+    """
     for field, wire, x, y in iter_fields(buf, a, b, what):
         if field != 1:
             continue
@@ -247,7 +252,7 @@ def decode_array_proto(
         if field == 1 and wire == VARINT:
             code = to_signed64(x)
         elif field == 2 and wire == LEN:
-            dims = _read_dims(buf, x, y, what)
+            dims = _read_dims(buf, x, y, what, dims)
         elif field in fields:
             found.setdefault(fields[field], []).append((wire, x, y))
     if code == 0:
@@ -301,7 +306,7 @@ def decode_blade_array(
         elif field == 3 and wire == VARINT:
             batch = to_signed64(x)
         elif field == 4 and wire == LEN:
-            dims = _read_dims(buf, x, y, what)
+            dims = _read_dims(buf, x, y, what, dims)
         elif field in BLADE_FIELDS:
             found.setdefault(BLADE_FIELDS[field], []).append((wire, x, y))
     if batch is None:
