@@ -39,7 +39,7 @@ import functools
 import ssl as _ssl
 from collections import deque
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import aiohttp
 from multidict import CIMultiDict, CIMultiDictProxy
@@ -162,8 +162,8 @@ class _Connection(asyncio.Protocol):
         self.idle_since = 0.0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # a stream transport (uvloop's is not an asyncio.Transport subclass, but is one)
+        self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
         waiter = self.waiter
@@ -517,7 +517,8 @@ class H1Transport:
             try:
                 await waiter
             except _Expired:
-                raise _connect_timeout(url, timeout, "waiting for a free connection") from None
+                error = _connect_timeout(url, timeout, "waiting for a free connection")
+                raise error from error.__cause__
             except BaseException:
                 if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
                     pool.wake()  # woken, then cancelled: pass the turn on
@@ -555,7 +556,8 @@ class H1Transport:
         except BaseException as exc:
             pool.unopened(key)
             if isinstance(exc, asyncio.TimeoutError):
-                raise _connect_timeout(url, timeout, "connecting") from None
+                error = _connect_timeout(url, timeout, "connecting")
+                raise error from error.__cause__
             if isinstance(exc, _ssl.SSLCertVerificationError):
                 raise certificate_error(shown_url(url), exc) from _not_connected(exc)
             if isinstance(exc, _ssl.SSLError):
