@@ -25,7 +25,9 @@ another's garbage, patches or event loop:
 * ``aiohttp``: the loop a user writes: a default ``aiohttp.ClientSession()``,
   ``session.post(url, data=body, headers=...)``, ``await resp.read()``, a status check (and
   ``TFRequest.to_bytes()`` / ``TFResponse(body)`` for the TF cell);
-* ``aioeas``: ``await client.predict(req)``;
+* ``aioeas``: ``await client.predict(req)`` (its own HTTP/1.1 transport, the default);
+* ``aioeas-aiohttp``: the same sending through aiohttp (``transport="aiohttp"``, the
+  transport before ``H1Transport``, and still the one of a borrowed session);
 * ``aioeas-otel`` (``--otel``): the same with ``aioeas.otel.AioeasInstrumentor`` on an SDK
   ``TracerProvider`` (spans dropped by the exporter) and ``MeterProvider`` (an in-memory
   reader); skipped with a message when ``aioeas.otel`` or the SDK is not importable;
@@ -64,7 +66,14 @@ from _procs import JsonWorker, ServerProcess  # noqa: E402
 
 #: (workload, in flight, echo service); the issue's two cells.
 CELLS = {"string": (64, "echo"), "tf": (8, "echo_tf")}
-CONTENDERS = ("aiohttp", "aioeas", "aioeas-otel", "aioeas-uvloop", "aiohttp-uvloop")
+CONTENDERS = (
+    "aiohttp",
+    "aioeas",
+    "aioeas-otel",
+    "aioeas-aiohttp",
+    "aioeas-uvloop",
+    "aiohttp-uvloop",
+)
 MEMORY_SIZE = 100 * 1000 * 1000  # 100 MB
 TARGETS = {"string": 1.0, "tf": 1.05}  # aioeas CPU / aiohttp CPU at most
 OTEL_EXTRA_US = 15.0  # instrumented: at most this much more per request
@@ -150,7 +159,7 @@ def run_cpu(args: argparse.Namespace, contenders: list[str], server: ServerProce
 def run_memory(args: argparse.Namespace, contenders: list[str], server: ServerProcess) -> Any:
     out: dict[str, Any] = {}
     for service, label in (("big_tf", "tf"), ("big", "string")):
-        for name in [n for n in contenders if n in ("aiohttp", "aioeas")]:
+        for name in [n for n in contenders if n in ("aiohttp", "aioeas", "aioeas-aiohttp")]:
             proc = subprocess.run(
                 [
                     sys.executable,
@@ -265,7 +274,7 @@ def main() -> int:
     ap.add_argument("--workloads", default="string,tf", help="string,tf")
     ap.add_argument(
         "--contenders",
-        default="aiohttp,aioeas,aioeas-uvloop,aiohttp-uvloop",
+        default="aiohttp,aioeas,aioeas-aiohttp,aioeas-uvloop,aiohttp-uvloop",
         help="comma-separated, of: " + ",".join(CONTENDERS),
     )
     ap.add_argument("--otel", action="store_true", help="add aioeas-otel")

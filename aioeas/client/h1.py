@@ -470,9 +470,16 @@ class H1Transport:
         connect_end = end if timeout.connect is None else min(end, start + timeout.connect)
         timer = loop.call_at(connect_end, deadline.fire)
         retry = method in IDEMPOTENT_METHODS  # aiohttp sends these once more, once
+        retried = False
         try:
             while True:
-                conn = await self._connection(pool, target, url, deadline, timeout, connect_end)
+                try:
+                    conn = await self._connection(pool, target, url, deadline, timeout, connect_end)
+                except (ConnectError, RequestTimeoutError) as exc:
+                    if not retried or not isinstance(exc.__cause__, NotConnectedError):
+                        raise
+                    # the try before this one went out: no longer "surely sent nothing"
+                    raise type(exc)(*exc.args) from exc.__cause__.__cause__
                 if connect_end != end:
                     timer.cancel()
                     timer = loop.call_at(end, deadline.fire)
@@ -481,7 +488,7 @@ class H1Transport:
                     return await self._exchange(conn, method, head, body, deadline)
                 except _LostError as exc:
                     if retry and not self._closed:
-                        retry = False
+                        retry, retried = False, True
                         continue
                     raise ConnectError(f"connection to {shown_url(url)} failed: {exc}") from exc
         except _Expired as exc:
@@ -506,6 +513,9 @@ class H1Transport:
         after waiting for room; a failure here is a ``NotConnectedError`` cause."""
         key = target.key
         while True:
+            if deadline.expired:  # it fired between two waits
+                error = _connect_timeout(url, timeout, "waiting for a free connection")
+                raise error from error.__cause__
             conn = pool.take_idle(key)
             if conn is not None:
                 return conn
@@ -605,6 +615,8 @@ class H1Transport:
             else:
                 transport.write(head)
                 written = await _write_slices(conn, body, waiter, deadline)
+            if deadline.expired:  # while it connected or wrote, with nothing to fail
+                raise _Expired
             deadline.waiting = waiter
             await waiter
         except BaseException:
@@ -640,6 +652,8 @@ async def _write_slices(
                 deadline.waiting = None
             else:
                 await asyncio.sleep(0)  # let the loop run between slices
+                if deadline.expired:
+                    raise _Expired
             if answered.done() or conn.closed:
                 return False
         transport.write(view[start : start + _SLICE])
