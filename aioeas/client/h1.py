@@ -164,6 +164,9 @@ class _Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # a stream transport (uvloop's is not an asyncio.Transport subclass, but is one)
         self.transport = cast(asyncio.Transport, transport)
+        # known to the pool from now on, so that close() waits for it: its connection_lost
+        # may come before the task that asked for it resumes (a server closing at once)
+        self.pool.all.add(self)
 
     def data_received(self, data: bytes) -> None:
         waiter = self.waiter
@@ -543,10 +546,17 @@ class H1Transport:
         key = target.key
         context = (self._ssl or _default_ssl()) if target.tls else None
         hostname = target.host.rstrip(".") if context is not None else None
+        made: list[_Connection] = []
+
+        def protocol() -> _Connection:
+            conn = _Connection(pool, key)
+            made.append(conn)
+            return conn
+
         try:
             if self._eyeballs:
-                made = loop.create_connection(
-                    lambda: _Connection(pool, key),
+                connecting = loop.create_connection(
+                    protocol,
                     target.host,
                     target.port,
                     ssl=context,
@@ -554,16 +564,19 @@ class H1Transport:
                     happy_eyeballs_delay=_HAPPY_EYEBALLS_DELAY,
                 )
             else:  # uvloop's create_connection has no happy_eyeballs_delay
-                made = loop.create_connection(
-                    lambda: _Connection(pool, key),
+                connecting = loop.create_connection(
+                    protocol,
                     target.host,
                     target.port,
                     ssl=context,
                     server_hostname=hostname,
                 )
             conn: _Connection
-            _, conn = await asyncio.wait_for(made, max(connect_end - loop.time(), 0.0))
+            _, conn = await asyncio.wait_for(connecting, max(connect_end - loop.time(), 0.0))
         except BaseException as exc:
+            for orphan in made:  # made, but the wait for it ended first: not ours to use
+                orphan.counted = False
+                orphan.close()
             pool.unopened(key)
             if isinstance(exc, asyncio.TimeoutError):
                 error = _connect_timeout(url, timeout, "connecting")
@@ -585,7 +598,6 @@ class H1Transport:
             conn.close()
             pool.forget(conn)
             raise ConnectError(f"connection to {shown_url(url)} failed: the transport was closed")
-        pool.all.add(conn)
         return conn
 
     async def _exchange(

@@ -364,6 +364,21 @@ async def test_http_1_0_keep_alive_is_reused(transport: H1Transport) -> None:
     assert raw.accepted == 1
 
 
+async def test_close_returns_after_connections_the_server_closed_at_once() -> None:
+    """A connection closed by the server as soon as it is made may be lost before the
+    request that opened it resumes: ``close`` must not wait for it forever."""
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
+        del reader, writer, n  # closed at once (by Raw)
+
+    t = H1Transport()
+    async with Raw(script) as raw:
+        for _ in range(30):
+            with pytest.raises(ConnectError):
+                await get(t, raw.url, method="POST", body=b"x")
+    await asyncio.wait_for(t.close(), 120)  # a guard: close() returns at once when right
+
+
 async def test_close_closes_idle_connections_and_ends_the_transport() -> None:
     t = H1Transport()
     async with serving(OK) as raw:
