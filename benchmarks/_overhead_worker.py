@@ -2,8 +2,9 @@
 
     python benchmarks/_overhead_worker.py CONTENDER
 
-CONTENDER is ``aiohttp``, ``aiohttp-uvloop``, ``aioeas``, ``aioeas-uvloop``, ``aioeas-otel``
-or ``otel-floor``. Each contender runs alone in its process so that none pays for another's
+CONTENDER is ``aiohttp``, ``aiohttp-uvloop``, ``aioeas``, ``aioeas-uvloop``, ``aioeas-otel``,
+``otel-floor`` or ``aioeas-aiohttp`` (aioeas sending through aiohttp: ``transport="aiohttp"``).
+Each contender runs alone in its process so that none pays for another's
 garbage, import-time patches (OpenTelemetry) or event loop (uvloop); the parent pins it to
 the client core and asks it for one round at a time, so the contenders alternate while the
 idle ones wait on their stdin. Commands (one JSON object a line, one answer a line):
@@ -183,7 +184,10 @@ class Worker:
             self.call = post
         else:
             pool = PoolLimits(max_connections=100, keepalive_timeout=120.0)
-            client = self.client = PredictClient(url, service, pool=pool, timeout=30.0)
+            transport = "aiohttp" if self.contender == "aioeas-aiohttp" else "h1"
+            client = self.client = PredictClient(
+                url, service, pool=pool, timeout=30.0, transport=transport
+            )
             await client.init()
             self.call = client.predict
             if self.contender == "otel-floor":
@@ -261,7 +265,8 @@ async def _one_large(contender: str, url: str, service: str, size: int) -> dict[
 
         close = session.close
     else:
-        client = PredictClient(url, service, timeout=60.0)
+        transport = "aiohttp" if contender == "aioeas-aiohttp" else "h1"
+        client = PredictClient(url, service, timeout=60.0, transport=transport)
         await client.init()
         parse = TFResponse if service == "big_tf" else None
 

@@ -26,7 +26,9 @@ another's garbage, patches or event loop:
 * ``aiohttp``: the loop a user writes: a default ``aiohttp.ClientSession()``,
   ``session.post(url, data=body, headers=...)``, ``await resp.read()``, a status check (and
   ``TFRequest.to_bytes()`` / ``TFResponse(body)`` for the TF cell);
-* ``aioeas``: ``await client.predict(req)``;
+* ``aioeas``: ``await client.predict(req)`` (its own HTTP/1.1 transport, the default);
+* ``aioeas-aiohttp``: the same sending through aiohttp (``transport="aiohttp"``, the
+  transport before ``H1Transport``, and still the one of a borrowed session);
 * ``aioeas-otel`` (``--otel``): the same with ``aioeas.otel.AioeasInstrumentor`` on an SDK
   ``TracerProvider`` (a ``SimpleSpanProcessor``, spans dropped by the exporter: no export
   thread, and nothing of an exporter's own work is counted) and ``MeterProvider`` (an
@@ -81,6 +83,7 @@ CONTENDERS = (
     "aioeas",
     "aioeas-otel",
     "otel-floor",
+    "aioeas-aiohttp",
     "aioeas-uvloop",
     "aiohttp-uvloop",
 )
@@ -173,7 +176,7 @@ def run_cpu(args: argparse.Namespace, contenders: list[str], server: ServerProce
 def run_memory(args: argparse.Namespace, contenders: list[str], server: ServerProcess) -> Any:
     out: dict[str, Any] = {}
     for service, label in (("big_tf", "tf"), ("big", "string")):
-        for name in [n for n in contenders if n in ("aiohttp", "aioeas")]:
+        for name in [n for n in contenders if n in ("aiohttp", "aioeas", "aioeas-aiohttp")]:
             proc = subprocess.run(
                 [
                     sys.executable,
@@ -300,7 +303,7 @@ def main() -> int:
     ap.add_argument("--workloads", default="string,tf", help="string,tf")
     ap.add_argument(
         "--contenders",
-        default="aiohttp,aioeas,aioeas-uvloop,aiohttp-uvloop",
+        default="aiohttp,aioeas,aioeas-aiohttp,aioeas-uvloop,aiohttp-uvloop",
         help="comma-separated, of: " + ",".join(CONTENDERS),
     )
     ap.add_argument("--otel", action="store_true", help="add aioeas-otel and otel-floor")

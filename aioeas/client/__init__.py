@@ -1,8 +1,9 @@
-"""The network side: the predict client, endpoints, signing, retries (aiohttp lives here).
+"""The network side: the predict client, endpoints, signing, retries, the transports.
 
-Sans-IO pieces (``auth``, ``wrr``, ``retry``, ``endpoints``, ``compression``, the JSON side
-of ``discovery``) take values in and give values out; ``transport`` is the one module that
-calls aiohttp for HTTP; ``session`` holds ``PredictClient``.
+Sans-IO pieces (``auth``, ``wrr``, ``retry``, ``endpoints``, ``compression``, ``h1wire``,
+the JSON side of ``discovery``) take values in and give values out; ``transport`` holds
+the ``Transport`` seam and the one module that calls aiohttp for HTTP, ``h1`` the client's
+own HTTP/1.1 connections (the default); ``session`` holds ``PredictClient``.
 """
 
 from aioeas.client.config import DiscoveryConfig, PoolLimits, Timeout
@@ -12,6 +13,7 @@ from aioeas.client.endpoints import (
     ENDPOINT_TYPE_GATEWAY,
 )
 from aioeas.client.fanout import FanOut
+from aioeas.client.h1 import H1Transport
 from aioeas.client.hooks import AttemptEnd, AttemptRetry, AttemptStart, Hooks
 from aioeas.client.retry import RetryPolicy
 from aioeas.client.session import PredictClient, PredictRequest
@@ -29,6 +31,7 @@ __all__ = [
     "Backend",
     "DiscoveryConfig",
     "FanOut",
+    "H1Transport",
     "HTTPResponse",
     "Hooks",
     "PoolLimits",

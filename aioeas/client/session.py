@@ -1,6 +1,7 @@
 """``PredictClient``: the async client of an EAS predict service.
 
-It owns one aiohttp session and its keep-alive pool (or borrows a caller's), an endpoint
+It owns a keep-alive connection pool (its own HTTP/1.1 transport, ``h1.H1Transport``; or a
+caller's aiohttp session, borrowed), an endpoint
 (gateway, custom URL, in-cluster, or VPC direct with background discovery), and per call
 builds the URL, signs a fresh headers dict, retries by its ``RetryPolicy`` and maps every
 failure to an ``aioeas`` error. Two ways to set it up, one object::
@@ -60,6 +61,7 @@ from aioeas.client.endpoints import (
     with_path_and_query,
 )
 from aioeas.client.fanout import FanOut, ProgressCallback
+from aioeas.client.h1 import H1Transport
 from aioeas.client.hooks import AttemptEnd, AttemptRetry, AttemptStart, Hooks
 from aioeas.client.lifecycle import AsyncResource, State
 from aioeas.client.retry import RetryPolicy, RetrySchedule
@@ -136,7 +138,7 @@ class PredictClient(AsyncResource):
         compression: str | None = None,
         session: aiohttp.ClientSession | None = None,
         ssl: _ssl.SSLContext | None = None,
-        transport: Transport | None = None,
+        transport: Transport | Literal["h1", "aiohttp"] | None = None,
         hooks: Hooks | None = None,
         env: Mapping[str, str] | None = None,
         clock: Callable[[], float] = time.time,
@@ -153,12 +155,19 @@ class PredictClient(AsyncResource):
         ``snappy``, ``lz4``, ``zstd``). ``session``: a ``ClientSession`` to borrow (not
         closed here). ``ssl``: an ``ssl.SSLContext`` to verify HTTPS endpoints with (a
         private CA); certificates are always verified, by default against the system's
-        CAs. ``transport``: any ``Transport`` instead (tests). ``hooks``: attempt
+        CAs. ``transport``: what sends the requests: ``"h1"`` (the default without a
+        ``session``: the client's own HTTP/1.1 connections, lighter on CPU than aiohttp's
+        request machinery), ``"aiohttp"`` (an aiohttp session, own or the borrowed
+        ``session``: the way back if a server needs what only aiohttp does), or any ``Transport``
+        object (tests; not closed here). ``hooks``: attempt
         callbacks. ``env``: instead of ``os.environ`` (NAMESPACE, POD_NAME). ``clock``:
         wall time for the signature's Date; ``random``: jitter source in [0, 1).
         """
-        if session is not None and transport is not None:
+        if session is not None and transport is not None and transport != "aiohttp":
             raise UsageError("give a session or a transport, not both")
+        if isinstance(transport, str) and transport not in ("h1", "aiohttp"):
+            raise UsageError(f"transport must be 'h1', 'aiohttp' or a Transport, got {transport!r}")
+        self._transport_kind = transport if isinstance(transport, str) else "h1"
         if ssl is not None and not isinstance(ssl, _ssl.SSLContext):
             raise UsageError(f"ssl must be an ssl.SSLContext, got {type(ssl).__name__}")
         self._ssl = ssl
@@ -179,8 +188,8 @@ class PredictClient(AsyncResource):
         self._base: tuple[dict[str, str], str | None] | None = None  # see _base_headers
         self._compression = _compression.check(compression)
         self._session = session
-        self._transport: Transport | None = transport
-        self._owns_transport = transport is None
+        self._transport: Transport | None = None if isinstance(transport, str) else transport
+        self._owns_transport = self._transport is None
         self._hooks = hooks if hooks is not None else Hooks()
         self._env = env
         self._clock = clock
@@ -239,9 +248,12 @@ class PredictClient(AsyncResource):
             env=env,
         )
         if self._transport is None:
-            self._transport = AiohttpTransport(
-                session=self._session, pool=self._pool, ssl=self._ssl
-            )
+            if self._session is None and self._transport_kind == "h1":
+                self._transport = H1Transport(pool=self._pool, ssl=self._ssl)
+            else:  # a borrowed session, or asked for
+                self._transport = AiohttpTransport(
+                    session=self._session, pool=self._pool, ssl=self._ssl
+                )
         if isinstance(spec, DirectEndpoint):
             self._discovery = Discovery(
                 self._transport,
@@ -267,7 +279,7 @@ class PredictClient(AsyncResource):
         ``DiscoveryConfig.startup_timeout``.
         """
         self._open()
-        if isinstance(self._transport, AiohttpTransport):
+        if isinstance(self._transport, (AiohttpTransport, H1Transport)):
             await self._transport.open()
 
     async def close(self) -> None:

@@ -40,6 +40,7 @@ __all__ = [
     "LARGE_BODY",
     "AiohttpTransport",
     "HTTPResponse",
+    "NotConnectedError",
     "Transport",
     "certificate_error",
     "never_sent",
@@ -61,6 +62,12 @@ _CONNECT_TIMEOUT: tuple[type[BaseException], ...] = tuple(
 )
 
 
+class NotConnectedError(Exception):
+    """The cause a transport of its own (``h1.H1Transport``) gives an error of a try that
+    got no connection: refused, DNS, TLS, or the connect timeout (the pool wait included).
+    Its own ``__cause__`` is what failed underneath."""
+
+
 def never_sent(error: BaseException) -> bool:
     """Whether a failed try surely sent nothing: the connection could not be opened
     (refused, DNS, TLS) or not within the connect timeout.
@@ -71,9 +78,11 @@ def never_sent(error: BaseException) -> bool:
     """
     cause = error.__cause__
     if isinstance(error, ConnectError):
-        return isinstance(cause, aiohttp.ClientConnectorError)
+        return isinstance(cause, (aiohttp.ClientConnectorError, NotConnectedError))
     if isinstance(error, RequestTimeoutError):
-        return bool(_CONNECT_TIMEOUT) and isinstance(cause, _CONNECT_TIMEOUT)
+        return isinstance(cause, NotConnectedError) or (
+            bool(_CONNECT_TIMEOUT) and isinstance(cause, _CONNECT_TIMEOUT)
+        )
     return False
 
 
@@ -266,22 +275,22 @@ class AiohttpTransport:
             return _response(resp.status, answer, resp.headers)
         except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
             raise RequestTimeoutError(
-                f"no complete answer from {_where(url)} within {timeout.total:.3g} s"
+                f"no complete answer from {shown_url(url)} within {timeout.total:.3g} s"
             ) from exc
         except aiohttp.ClientConnectorCertificateError as exc:
-            raise certificate_error(_where(url), exc) from exc
+            raise certificate_error(shown_url(url), exc) from exc
         except aiohttp.ClientSSLError as exc:
             raise ConnectError(
-                f"TLS handshake with {_where(url)} failed (certificate not verified?): "
-                f"{_describe(exc)}; give the client the CA with ssl=ssl.create_default_context("
+                f"TLS handshake with {shown_url(url)} failed (certificate not verified?): "
+                f"{describe(exc)}; give the client the CA with ssl=ssl.create_default_context("
                 "cafile=...)"
             ) from exc
         except aiohttp.InvalidURL as exc:
-            raise UsageError(f"invalid URL {_where(url)}: {exc}") from None
+            raise UsageError(f"invalid URL {shown_url(url)}: {exc}") from None
         except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, OSError) as exc:
-            raise ConnectError(f"connection to {_where(url)} failed: {_describe(exc)}") from exc
+            raise ConnectError(f"connection to {shown_url(url)} failed: {describe(exc)}") from exc
         except aiohttp.ClientError as exc:
-            raise TransportError(f"request to {_where(url)} failed: {_describe(exc)}") from exc
+            raise TransportError(f"request to {shown_url(url)} failed: {describe(exc)}") from exc
 
     async def close(self) -> None:
         self._closed = True
@@ -336,20 +345,25 @@ def _client_timeout(timeout: Timeout) -> aiohttp.ClientTimeout:
     return aiohttp.ClientTimeout(total=timeout.total, connect=timeout.connect)
 
 
-def certificate_error(where: str, exc: aiohttp.ClientConnectorCertificateError) -> CertificateError:
+def certificate_error(
+    where: str,
+    exc: aiohttp.ClientConnectorCertificateError | _ssl.SSLCertVerificationError,
+) -> CertificateError:
     """What a certificate that did not verify becomes: the library's error, naming the
-    option that fixes it (it will not mend itself, so it is not retried)."""
+    option that fixes it (it will not mend itself, so it is not retried). ``exc`` is
+    aiohttp's error or ssl's own (``h1``)."""
+    cert = exc if isinstance(exc, _ssl.SSLCertVerificationError) else exc.certificate_error
     return CertificateError(
-        f"the TLS certificate of {where} did not verify ({exc.certificate_error}); if it "
+        f"the TLS certificate of {where} did not verify ({cert}); if it "
         "is signed by a private CA, give the client that CA: "
         "ssl=ssl.create_default_context(cafile='ca.pem')"
     )
 
 
-def _where(url: str) -> str:
+def shown_url(url: str) -> str:
     """The URL without its query (which may carry user data) for messages."""
     return url.split("?", 1)[0]
 
 
-def _describe(exc: BaseException) -> str:
+def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

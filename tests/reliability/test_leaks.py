@@ -5,7 +5,7 @@ The cancellation points: before the request is sent (a few loop turns after the 
 starts, drawn at random), while the server holds the request (its processor waits on an
 ``asyncio.Event``), and while the client reads the answer (a server that sends the headers
 and half the body, then holds). Sockets are counted from ``/proc/self/fd``, connections
-from the aiohttp connector, tasks from ``asyncio.all_tasks()``, memory with ``tracemalloc``
+from the transport's pool, tasks from ``asyncio.all_tasks()``, memory with ``tracemalloc``
 (the growth over the second half of the iterations, after a first half that fills every
 cache and bounded history).
 """
@@ -19,13 +19,14 @@ import gc
 import random
 import tracemalloc
 from collections.abc import Awaitable, Callable
+from typing import Literal
 
-import aiohttp
 import pytest
 import yarl
 from aiohttp import web
 
 from aioeas import PredictClient, RetryPolicy, StringRequest
+from aioeas.client.h1 import H1Transport
 from aioeas.client.transport import AiohttpTransport
 from aioeas.emulator import Emulator
 from aioeas.queue import QueueClient
@@ -49,13 +50,20 @@ async def _settle(done: Callable[[], bool], turns: int = 2000) -> None:
     assert done(), "did not settle"
 
 
-def _connector(client: PredictClient) -> aiohttp.BaseConnector:
+def _connections(client: PredictClient) -> tuple[int, int]:
+    """(taken by a request, idle) connections of the client's pool, either transport's."""
     transport = client._transport
+    if isinstance(transport, H1Transport):
+        pool = transport._pool
+        assert pool is not None
+        idle = transport.idle_connections()
+        return pool.open - idle, idle  # open: open or being opened
     assert isinstance(transport, AiohttpTransport)
     session = transport._session
     assert session is not None
-    assert session.connector is not None
-    return session.connector
+    connector = session.connector
+    assert connector is not None
+    return len(connector._acquired), sum(len(c) for c in connector._conns.values())
 
 
 def _traced() -> int:
@@ -98,7 +106,10 @@ class _Holds:
 
 
 @pytest.mark.long
-async def test_cancelled_predicts_leave_no_socket_task_or_memory() -> None:
+@pytest.mark.parametrize("transport", ["h1", "aiohttp"])
+async def test_cancelled_predicts_leave_no_socket_task_or_memory(
+    transport: Literal["h1", "aiohttp"],
+) -> None:
     n = 1000
     rng = random.Random(SEED)
     sockets_before = open_sockets()
@@ -130,8 +141,10 @@ async def test_cancelled_predicts_leave_no_socket_task_or_memory() -> None:
     emu = await Emulator(builtins=False, seed=SEED).start()
     emu.add_service("held", held)
     once = RetryPolicy(max_attempts=1)
-    gateway = PredictClient(emu.url, "held", retry=once, timeout=30.0)
-    stream = PredictClient(custom_url=f"http://127.0.0.1:{port}/stream", retry=once, timeout=30.0)
+    gateway = PredictClient(emu.url, "held", retry=once, timeout=30.0, transport=transport)
+    stream = PredictClient(
+        custom_url=f"http://127.0.0.1:{port}/stream", retry=once, timeout=30.0, transport=transport
+    )
     points = {"before": 0, "held": 0, "reading": 0}
     try:
         # warm up: a connection in each pool, every lazy import and cache made
@@ -169,9 +182,8 @@ async def test_cancelled_predicts_leave_no_socket_task_or_memory() -> None:
 
         # no connection is still taken by a cancelled request; at most one idle per pool
         for client in (gateway, stream):
-            connector = _connector(client)
-            assert len(connector._acquired) == 0
-            idle = sum(len(c) for c in connector._conns.values())
+            taken, idle = _connections(client)
+            assert taken == 0
             assert idle <= 1
         # no task but the baseline's (and the server's, for connections still open)
         extra = live_tasks() - baseline_tasks
