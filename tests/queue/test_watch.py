@@ -5,6 +5,7 @@ emulator's ``wait_until``."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -267,7 +268,7 @@ async def _cut_once_refusing_what_follows(emu: Emulator) -> None:
 
 
 async def test_a_reconnection_closes_the_old_connection_tries_at_once_then_backs_off(
-    emu: Emulator, make_client: MakeClient
+    emu: Emulator, make_client: MakeClient, caplog: pytest.LogCaptureFixture
 ) -> None:
     """After a cut the watcher closes the dead connection, then tries again at once (try 1
     waits nothing); try 2 would wait ``backoff_base`` (here a million seconds), which the
@@ -278,6 +279,7 @@ async def test_a_reconnection_closes_the_old_connection_tries_at_once_then_backs
     )
     client = make_client(uid="u", reconnect=policy)
     log = _log_connections(client)
+    caplog.set_level(logging.INFO, logger="aioeas.queue.watcher")
     watcher = await client.watch(window=1)
     try:
         await _cut_once_refusing_what_follows(emu)
@@ -291,6 +293,13 @@ async def test_a_reconnection_closes_the_old_connection_tries_at_once_then_backs
         )
         assert watcher.error is info.value
         assert log == ["open 1", "close 1", "open 2"]  # closed before the try, one try
+        # each failed try is logged (INFO), numbered, with its reason
+        tries = [
+            r.getMessage()
+            for r in caplog.records
+            if r.name == "aioeas.queue.watcher" and "reconnection try" in r.getMessage()
+        ]
+        assert tries == [f"watch reconnection try 1 failed: {cause}"]
     finally:
         await watcher.close()
 
