@@ -65,8 +65,10 @@ class Raw:
         self.requests: list[bytes] = []
         self.server: asyncio.Server | None = None
         self.url = ""
+        self.writers: list[asyncio.StreamWriter] = []
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.writers.append(writer)
         n = self.accepted
         self.accepted += 1
         self.open += 1
@@ -90,6 +92,11 @@ class Raw:
     async def __aexit__(self, *exc: object) -> None:
         assert self.server is not None
         self.server.close()
+        # From Python 3.12 on, wait_closed() also waits for the connections it accepted:
+        # end those a client keeps alive in its pool (else each test waited for the
+        # client's keep-alive to expire)
+        for writer in self.writers:
+            writer.transport.abort()
         await self.server.wait_closed()
 
 
