@@ -1,5 +1,6 @@
 """Root conftest: aioeas's own pytest fixtures (``eas_emulator``, ``eas_emulator_factory``),
-and the hypothesis profile every property and stateful test starts from.
+the hypothesis profile every property and stateful test starts from, and a self-signed
+certificate for the HTTPS tests.
 
 No deadline: how long an example takes depends on the machine and on what else runs on it,
 so a deadline fails a correct test on a slow or busy CPU; work is bounded by counts instead
@@ -9,9 +10,31 @@ every run and every machine. A ``settings(...)`` made in a test module starts fr
 profile; ``tests/test_no_timing.py`` checks that none sets a deadline again.
 """
 
+import subprocess
+from pathlib import Path
+
+import pytest
 from hypothesis import settings
 
 pytest_plugins = ["aioeas.testing"]
 
 settings.register_profile("aioeas", deadline=None, derandomize=True, database=None)
 settings.load_profile("aioeas")
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 (it is its own CA) and its key."""
+    where = tmp_path_factory.mktemp("tls")
+    cert, key = where / "cert.pem", where / "key.pem"
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+            "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+            "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=30,
+    )  # fmt: skip
+    return cert, key
