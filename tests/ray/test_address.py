@@ -25,7 +25,7 @@ import pytest
 
 from tests.cli.support import ROOT, EmulatorThread
 from tests.ray.conftest import assert_gone
-from tests.ray.support import RAY_ENV, RAY_WARNINGS, free_port
+from tests.ray.support import RAY_ENV, RAY_WARNINGS, free_ports
 
 # long: starts Ray clusters (a `ray start --head` among them); run by the README's command
 pytestmark = [pytest.mark.long, *RAY_WARNINGS]
@@ -51,9 +51,11 @@ def head() -> Iterator[tuple[str, dict[str, str]]]:
     """A Ray head on 127.0.0.1: its address, and the environment to reach it with."""
     directory = tempfile.mkdtemp(prefix="aioeas-head-", dir="/tmp")
     env = {**os.environ, **RAY_ENV, "RAY_TMPDIR": directory}
-    port = free_port()
+    port, *chosen = free_ports(1 + len(_PORT_FLAGS))
     ray_cli = str(Path(sys.executable).with_name("ray"))
-    ports = [arg for flag in _PORT_FLAGS for arg in (flag, str(free_port()))]
+    ports = [
+        arg for flag, free in zip(_PORT_FLAGS, chosen, strict=True) for arg in (flag, str(free))
+    ]
     process = subprocess.Popen(
         [
             ray_cli, "start", "--head", "--block", "--port", str(port),
