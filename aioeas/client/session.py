@@ -31,8 +31,8 @@ import random as _random
 import ssl as _ssl
 import time
 import warnings
-from collections.abc import AsyncIterable, Callable, Iterable, Mapping
-from typing import Literal, Protocol, TypeVar, overload
+from collections.abc import AsyncIterable, Callable, Coroutine, Iterable, Mapping
+from typing import Any, Literal, Protocol, TypeVar, overload
 
 import aiohttp
 
@@ -481,17 +481,7 @@ class PredictClient(AsyncResource):
                 tried: tuple[HTTPResponse | None, EASError | None] = (resp, _error_for(resp, shown))
             except EASError as exc:
                 tried = (None, exc)
-            answer = await self._send(
-                body,
-                content_type=content_type,
-                path=None,
-                query="",
-                headers=None,
-                timeout=self._timeout,
-                policy=self._retry,
-                idempotent=idempotent,
-                tried=(tried, started),
-            )
+            answer = await self._after_first_try(body, content_type, idempotent, tried, started)
         else:
             answer = await self.predict_bytes(
                 body,
@@ -548,7 +538,22 @@ class PredictClient(AsyncResource):
         except BaseException as exc:  # cancelled
             call.end(exc)
             raise
-        send = self._send(
+        send = self._after_first_try(body, content_type, idempotent, tried, started, call)
+        return await _telemetry.traced(send, call)
+
+    def _after_first_try(
+        self,
+        body: bytes,
+        content_type: str | None,
+        idempotent: bool,
+        tried: tuple[HTTPResponse | None, EASError | None],
+        started: float,
+        trace: _telemetry.CallTrace | None = None,
+    ) -> Coroutine[Any, Any, bytes]:
+        """The tries after a failed fast first try (plain or traced): ``_send`` with the
+        client's own timeout and retry policy, going on from that try's outcome. Returns
+        the coroutine itself, so the failure path gains no frame."""
+        return self._send(
             body,
             content_type=content_type,
             path=None,
@@ -558,9 +563,8 @@ class PredictClient(AsyncResource):
             policy=self._retry,
             idempotent=idempotent,
             tried=(tried, started),
-            trace=call,
+            trace=trace,
         )
-        return await _telemetry.traced(send, call)
 
     async def predict_bytes(
         self,
