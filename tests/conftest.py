@@ -8,8 +8,13 @@ so a deadline fails a correct test on a slow or busy CPU; work is bounded by cou
 reads and the calls it makes). Derandomized and without a database: the same examples on
 every run and every machine. A ``settings(...)`` made in a test module starts from this
 profile; ``tests/test_no_timing.py`` checks that none sets a deadline again.
+
+Under mutmut (``nox -s mutants``, which sets ``MUTANT_UNDER_TEST``) the ``long`` tests are
+skipped: the one among the mutated modules' tests, the 400-example queue model, is the same
+machine as its 100-example CI run and alone took three quarters of each queue mutant's time.
 """
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -20,6 +25,16 @@ pytest_plugins = ["aioeas.testing"]
 
 settings.register_profile("aioeas", deadline=None, derandomize=True, database=None)
 settings.load_profile("aioeas")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip the ``long`` tests in mutmut's runs (see the module's docstring)."""
+    if not os.environ.get("MUTANT_UNDER_TEST"):
+        return
+    skip = pytest.mark.skip(reason="long test: not run for each mutant (docs/mutation.md)")
+    for item in items:
+        if item.get_closest_marker("long"):
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="module")
