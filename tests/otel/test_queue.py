@@ -4,12 +4,14 @@ from the caller's put through the worker to the result, and the watcher's metric
 
 from __future__ import annotations
 
+import asyncio
 import json
 
+import pytest
 from opentelemetry import trace
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import SpanKind, StatusCode
 
-from aioeas import AsyncInference, QueueClient, RetryPolicy
+from aioeas import AsyncInference, QueueClient, ResultTimeoutError, RetryPolicy
 from aioeas.emulator import Emulator, current_call
 from aioeas.otel import TRACE_TAGS, extract_context
 from aioeas.otel import names as n
@@ -113,6 +115,32 @@ async def test_async_inference_is_one_trace_from_put_through_worker_to_result(
     assert sum(p.value for p in metrics[n.MESSAGING_CLIENT_CONSUMED_MESSAGES]) == 3
     blob = json.dumps([dict(s.attributes or {}) for s in otel.spans()])
     assert TOKEN not in blob
+
+
+async def test_an_instrumented_submit_waits_as_long_as_its_own_timeout_says(otel: Otel) -> None:
+    """The traced path hands the submit's own ``timeout=`` on (not the instance's default,
+    nor none): the result is held back, so the submit ends by its 0.2 s timeout, in its
+    span, as an error; the late result is still claimable."""
+    gate = asyncio.Event()
+
+    async def held(body: bytes) -> bytes:
+        await gate.wait()
+        return body
+
+    async with Emulator(token=TOKEN, builtins=False) as emu:
+        emu.add_queue_service("svc", processor=held, grace=0.0)
+        async with AsyncInference(
+            emu.url, "svc", token=TOKEN, retry=FAST_RETRY, timeout=3600
+        ) as inference:
+            with pytest.raises(ResultTimeoutError) as info:
+                # a hang guard only: with the timeout lost the submit would wait an hour
+                await asyncio.wait_for(inference.submit(b"late", timeout=0.2), 60)
+            assert info.value.timeout == 0.2
+            gate.set()
+            assert (await info.value.result(timeout=30)).data == b"late"
+    [submit] = otel.spans("EAS submit svc")
+    assert submit.status.status_code is StatusCode.ERROR
+    assert submit.attributes[n.ERROR_TYPE] == "ResultTimeoutError"
 
 
 async def test_watcher_records_are_linked_to_their_producers(otel: Otel) -> None:
