@@ -618,6 +618,36 @@ async def test_a_stray_result_is_let_go_once_no_put_out_when_it_came_is_left(
     await inference.close()
 
 
+async def test_a_stray_result_is_let_go_when_the_put_out_when_it_came_fails(
+    emu: Emulator,
+) -> None:
+    """As above, but A's put fails instead of answering: the submit fails with it, nothing
+    waits for a result of A's any more, so the stray record is let go (committed) then,
+    not held for ever."""
+    service = emu.add_queue_service("stray-fail", processor=lambda body: body)
+    inference = _inference(emu, "stray-fail")
+    await inference.start()
+    gate = asyncio.Event()
+
+    async def put(data: bytes, tags: object = None, **kwargs: object) -> tuple[int, str]:
+        await gate.wait()
+        raise QueueError("the put was refused (a test's)")
+
+    inference.inputs.put = put  # type: ignore[method-assign]
+    first = asyncio.ensure_future(inference.submit(b"A", timeout=30))
+    await _eventually(lambda: len(inference._puts) == 1)  # A's put is out
+    service.sink.put(b"another producer's", {"requestId": "not-ours"})
+    await _eventually(lambda: inference.unclaimed == 1)  # held: A's put may have made it
+    gate.set()
+    with pytest.raises(QueueError, match="refused"):
+        await first
+    assert inference.unclaimed == 0  # let go: the only put out when it came failed
+    assert inference._watcher is not None
+    await inference._watcher.flush()
+    assert await service.sink.wait_until(lambda: len(service.sink) == 0, timeout=30)
+    await inference.close()
+
+
 async def test_a_put_answered_without_a_request_id_fails_that_submit_saying_why(
     emu: Emulator,
 ) -> None:
