@@ -20,6 +20,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from aioeas import (
     ENDPOINT_TYPE_DIRECT,
+    DiscoveryConfig,
     Hooks,
     PredictClient,
     RetryPolicy,
@@ -413,3 +414,27 @@ async def test_an_answer_that_does_not_decode_fails_the_call_not_the_try(otel: O
     assert duration.attributes[n.HTTP_RESPONSE_STATUS_CODE] == 200
     assert n.ERROR_TYPE not in duration.attributes
     assert len(transport.headers) == 1
+
+
+async def test_a_failed_discovery_refresh_is_counted_as_a_failure_of_its_service(
+    otel: Otel,
+) -> None:
+    """A refresh that takes a list counts a success and sets the backends gauge; one that
+    fails counts a failure of the same service and keeps the list it had (no clock: each
+    refresh is asked for once)."""
+    from aioeas.client.discovery import Discovery
+    from tests.client.test_discovery_edges import Script, listing
+
+    transport = Script((200, listing({"ip": "10.0.0.1", "port": 8, "weight": 1})), (503, b""))
+    disc = Discovery(transport, base="http://gw", service="svc", config=DiscoveryConfig(), env={})
+    assert await disc.refresh() is True
+    assert await disc.refresh() is False
+    metrics = otel.metrics()
+    outcomes = {
+        p.attributes[n.DISCOVERY_OUTCOME]: (p.value, p.attributes[n.SERVICE])
+        for p in metrics[n.DISCOVERY_REFRESHES]
+    }
+    assert outcomes == {"success": (1, "svc"), "failure": (1, "svc")}
+    [backends] = metrics[n.DISCOVERY_BACKENDS]
+    assert backends.value == 1  # the list it had is kept
+    assert dict(backends.attributes) == {n.SERVICE: "svc"}
