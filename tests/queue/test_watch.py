@@ -304,6 +304,56 @@ async def test_a_reconnection_closes_the_old_connection_tries_at_once_then_backs
         await watcher.close()
 
 
+async def test_a_second_reconnection_try_waits_its_backoff_then_the_watch_goes_on(
+    emu: Emulator,
+    make_client: MakeClient,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """After a cut, try 1 (at once) is refused; try 2 waits ``backoff_base`` (no jitter)
+    and succeeds; the watch goes on with the next record, and the reconnection is logged
+    (DEBUG) with the number of tries. The watcher's sleeps are recorded, not timed."""
+    from aioeas.queue import watcher as watcher_module
+
+    slept: list[float] = []
+
+    class RecordingAsyncio:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(asyncio, name)
+
+        async def sleep(self, delay: float) -> None:
+            slept.append(delay)
+            await asyncio.sleep(delay)
+
+    monkeypatch.setattr(watcher_module, "asyncio", RecordingAsyncio())
+    policy = ReconnectPolicy(
+        max_attempts=None, deadline=None, backoff_base=0.0125, backoff_max=1.0, jitter=0.0
+    )
+    client = make_client(uid="u", reconnect=policy)
+    log = _log_connections(client)
+    caplog.set_level(logging.DEBUG, logger="aioeas.queue.watcher")
+    watcher = await client.watch(window=1)
+    try:
+        queue = emu.queue("svc")
+        assert await queue.wait_until(lambda: len(queue.cutters) == 1)  # the watch is open
+        queue.faults.add(Fault.error(503, "down"), times=1)  # try 1 is refused
+        assert queue.cut_watchers() == 1
+        queue.put(b"after the cut")
+        record = await watcher.next(timeout=30)  # a hang guard
+        assert record.data == b"after the cut"
+        assert log == ["open 1", "close 1", "open 2", "open 3"]
+        assert slept == [0.0125]  # try 2's wait, and no other
+        assert watcher.stats.reconnects == 1
+        reconnected = [
+            r for r in caplog.records if r.name == "aioeas.queue.watcher" and "reconnected" in r.msg
+        ]
+        assert [(r.levelno, r.getMessage()) for r in reconnected] == [
+            (logging.DEBUG, f"watch on {client.url} reconnected after 2 tries")
+        ]
+    finally:
+        await watcher.close()
+
+
 async def test_a_watcher_that_may_not_reconnect_is_lost_with_no_cause(
     emu: Emulator, make_client: MakeClient
 ) -> None:
