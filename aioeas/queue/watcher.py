@@ -524,6 +524,17 @@ class Watcher:
             await self._idle.wait()
 
     async def _commit_loop(self) -> None:
+        """The committer task. Anything but the service's answers ending it (a fault of
+        ours, or of an instrumentation hook) fails the watcher, so that ``flush()`` and
+        ``next()`` raise it instead of waiting for ever on a committer that is gone."""
+        try:
+            await self._commit_forever()
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:
+            self._fail(exc)
+
+    async def _commit_forever(self) -> None:
         loop = asyncio.get_running_loop()
         failures = 0
         while True:

@@ -13,6 +13,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from aioeas import AsyncInference, QueueClient, ResultTimeoutError, RetryPolicy
 from aioeas.emulator import Emulator, current_call
+from aioeas.emulator.faults import Fault
 from aioeas.otel import TRACE_TAGS, extract_context
 from aioeas.otel import names as n
 from aioeas.queue import ReconnectPolicy
@@ -141,6 +142,49 @@ async def test_an_instrumented_submit_waits_as_long_as_its_own_timeout_says(otel
     [submit] = otel.spans("EAS submit svc")
     assert submit.status.status_code is StatusCode.ERROR
     assert submit.attributes[n.ERROR_TYPE] == "ResultTimeoutError"
+
+
+async def test_a_failed_commit_is_timed_with_its_error_then_the_retry_without(
+    otel: Otel,
+) -> None:
+    """The commit request is refused (503 on each of its tries), then sent again and
+    acknowledged: two commit durations, the first with the error's type; each no longer
+    than the time that passed around the commits."""
+    async with Emulator(token=TOKEN, builtins=False) as emu:
+        emu.add_queue_service("svc", grace=0.0)
+        queue = emu.queue("svc")
+        queue.put(b"r")
+        async with (
+            QueueClient(
+                emu.url,
+                "svc",
+                token=TOKEN,
+                uid="u",
+                gid="g",
+                retry=FAST_RETRY,
+                reconnect=ReconnectPolicy(backoff_base=0.0),
+            ) as consumer,
+            consumer.watch(window=1) as watcher,
+        ):
+            record = await watcher.next(timeout=30)  # a hang guard
+            loop = asyncio.get_running_loop()
+            queue.faults.add(Fault.error(503, "down"), times=FAST_RETRY.max_attempts)
+            before = loop.time()
+            watcher.commit(record)
+            await watcher.flush()
+            elapsed = loop.time() - before
+    commits = points(
+        otel.metrics(), n.MESSAGING_CLIENT_OPERATION_DURATION, messaging__operation__name="commit"
+    )
+    failed = [p for p in commits if n.ERROR_TYPE in p.attributes]
+    ok = [p for p in commits if n.ERROR_TYPE not in p.attributes]
+    assert [p.count for p in failed] == [1]
+    assert failed[0].attributes[n.ERROR_TYPE] == "RetryableServiceError"
+    assert failed[0].attributes[n.MESSAGING_DESTINATION_NAME] == "svc"
+    assert [p.count for p in ok] == [1]
+    assert 0 <= failed[0].sum <= elapsed
+    assert 0 <= ok[0].sum <= elapsed
+    assert len(queue) == 0
 
 
 async def test_watcher_records_are_linked_to_their_producers(otel: Otel) -> None:

@@ -13,7 +13,14 @@ import pytest
 
 from aioeas.emulator import Emulator
 from aioeas.emulator.faults import Fault
-from aioeas.errors import AuthError, QueueError, ServiceError, UsageError
+from aioeas.errors import (
+    AuthError,
+    EASTimeoutError,
+    QueueError,
+    RequestTimeoutError,
+    ServiceError,
+    UsageError,
+)
 from aioeas.queue import QueueClient, QueueRecord, ReconnectPolicy, WatchLostError
 from tests.queue.conftest import MakeClient
 
@@ -351,6 +358,55 @@ async def test_a_second_reconnection_try_waits_its_backoff_then_the_watch_goes_o
             (logging.DEBUG, f"watch on {client.url} reconnected after 2 tries")
         ]
     finally:
+        await watcher.close()
+
+
+async def test_next_says_which_wait_ran_out_and_that_a_closed_watcher_is_closed(
+    emu: Emulator, make_client: MakeClient
+) -> None:
+    """``next(timeout=)`` running out is the library's own ``EASTimeoutError`` naming the
+    wait; a timeout from inside (the first ``next`` connects, and the queue never answers
+    the WebSocket) is raised as it is, not relabelled as the wait's; ``next`` on a closed
+    watcher says so."""
+    async with make_client(uid="u") as client:
+        watcher = await client.watch(window=1)
+        with pytest.raises(EASTimeoutError) as info:
+            await watcher.next(timeout=0.05)  # the queue is empty: nothing can come
+        assert str(info.value) == "no record within 0.05 s"
+        await watcher.close()
+        with pytest.raises(QueueError) as closed:
+            await watcher.next(timeout=5)
+        assert str(closed.value) == "the watcher is closed"
+    emu.queue("svc").faults.add(Fault.latency(3600.0))  # no request is answered any more
+    async with make_client(uid="u", timeout=0.2) as client:
+        watcher = client.watch(window=1)  # not started: next() connects
+        with pytest.raises(RequestTimeoutError) as inner:
+            await watcher.next(timeout=3600)  # the connect's 0.2 s runs out first
+        assert str(inner.value).startswith("no WebSocket from ")
+        await watcher.close()
+
+
+async def test_a_committer_stopped_by_a_fault_of_ours_fails_the_watcher_instead_of_hanging(
+    emu: Emulator, make_client: MakeClient
+) -> None:
+    """Something other than the service's answer ends the committer (here the commit
+    request raises a ``RuntimeError``, as a broken instrumentation hook would): the watcher
+    fails with it, ``flush()`` returns and ``next()`` raises it. Before, ``flush()`` waited
+    for ever on a committer that was gone."""
+    emu.queue("svc").put(b"r")
+    async with make_client(uid="u") as client:
+        watcher = await client.watch(window=1)
+        record = await watcher.next(timeout=30)  # a hang guard
+
+        async def broken(batch: list[int]) -> None:
+            raise RuntimeError("a fault of ours")
+
+        watcher._commit_request = broken  # type: ignore[method-assign]
+        watcher.commit(record)
+        await asyncio.wait_for(watcher.flush(), 60)  # a hang guard: it hung before
+        assert isinstance(watcher.error, RuntimeError)
+        with pytest.raises(RuntimeError, match="a fault of ours"):
+            await watcher.next(timeout=30)
         await watcher.close()
 
 
