@@ -279,6 +279,7 @@ class Watcher:
         )
         self._batcher = CommitBatcher(max_batch=max_commit_batch, max_delay=commit_delay)
         self._inflight: tuple[int, ...] = ()
+        self._flushing = 0  # flush() calls waiting: commits go at once, commit_delay or not
         self._commit_wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -516,12 +517,17 @@ class Watcher:
         return self._buffer.discard(lambda record: record.index == index)
 
     async def flush(self) -> None:
-        """Wait until every commit queued so far is acknowledged (or the watcher failed)."""
-        while self.commits_pending and self._failure is None and self._committer is not None:
-            if self._committer.done():
-                break
-            self._commit_wake.set()
-            await self._idle.wait()
+        """Send the commits queued so far now (not after ``commit_delay``) and wait until
+        each is acknowledged (or the watcher failed)."""
+        self._flushing += 1
+        try:
+            while self.commits_pending and self._failure is None and self._committer is not None:
+                if self._committer.done():
+                    break
+                self._commit_wake.set()
+                await self._idle.wait()
+        finally:
+            self._flushing -= 1
 
     async def _commit_loop(self) -> None:
         """The committer task. Anything but the service's answers ending it (a fault of
@@ -545,7 +551,7 @@ class Watcher:
                 await self._commit_wake.wait()
                 continue
             now = loop.time()
-            if due > now and self._state is _State.RUNNING:
+            if due > now and self._state is _State.RUNNING and not self._flushing:
                 self._commit_wake.clear()
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._commit_wake.wait(), due - now)

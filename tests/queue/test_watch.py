@@ -410,6 +410,30 @@ async def test_a_committer_stopped_by_a_fault_of_ours_fails_the_watcher_instead_
         await watcher.close()
 
 
+async def test_commit_delay_holds_commits_back_until_flush_or_close_sends_them(
+    emu: Emulator, make_client: MakeClient
+) -> None:
+    """``commit_delay=3600``: commits wait to be batched (after a round trip to the service,
+    none was sent); ``flush()`` sends them at once rather than in an hour; the ones still
+    waiting when the watcher closes are sent then, not dropped."""
+    queue = emu.queue("svc")
+    for i in range(4):
+        queue.put(f"r{i}".encode())
+    async with make_client(uid="u") as client:
+        watcher = await client.watch(window=4, commit_delay=3600)
+        records = [await watcher.next(timeout=30) for _ in range(4)]  # a hang guard
+        watcher.commit(records[:2])
+        await client.attributes()  # a round trip: the committer had its turns
+        assert (watcher.commits_pending, watcher.stats.commit_requests, len(queue)) == (2, 0, 4)
+        await asyncio.wait_for(watcher.flush(), 60)  # a hang guard: not an hour
+        assert (watcher.commits_pending, watcher.stats.commit_requests, len(queue)) == (0, 1, 2)
+        watcher.commit(records[2:])
+        await client.attributes()
+        assert watcher.commits_pending == 2
+        await watcher.close()
+        assert (watcher.commits_pending, watcher.stats.commit_requests, len(queue)) == (0, 2, 0)
+
+
 async def test_a_watcher_that_may_not_reconnect_is_lost_with_no_cause(
     emu: Emulator, make_client: MakeClient
 ) -> None:
