@@ -218,6 +218,40 @@ async def test_a_copy_pushed_again_is_dropped_when_the_first_is_committed(
         await watcher.close()
 
 
+async def test_a_record_committed_here_and_pushed_again_is_dropped_as_it_arrives(
+    emu: Emulator, make_client: MakeClient
+) -> None:
+    """Record n is committed while its commit still waits (``commit_delay``) when the
+    connection is cut; the service, which has no commit for it, pushes it again: the copy
+    is dropped as it arrives (never buffered, never handed out) and counted. Twice: two
+    duplicates."""
+    queue = emu.queue("svc")
+    producer = make_client()
+    await producer.put(b"r1")
+    watcher = await make_client(uid="u", gid="g").watch(window=4, commit_delay=3600)
+    try:
+        for n in (1, 2):
+            held = await watcher.next(timeout=LIMIT)
+            assert held.index == n
+            watcher.commit(held)  # waits for commit_delay: not sent
+            received = watcher.stats.received
+            assert queue.cut_watchers("g.u") == 1
+
+            async def copy_came(received: int = received) -> None:  # LIMIT: a hang guard
+                while watcher.stats.received == received:  # noqa: ASYNC110
+                    await asyncio.sleep(0)
+
+            await asyncio.wait_for(copy_came(), LIMIT)
+            assert watcher.stats.duplicates == n
+            assert watcher.pending == 0
+            await watcher.flush()
+            await producer.put(f"r{n + 1}".encode())
+        last = await watcher.next(timeout=LIMIT)
+        assert (last.index, last.data) == (3, b"r3")
+    finally:
+        await watcher.close()
+
+
 async def test_minus_one_left_unpinned_when_the_queue_does_not_say_its_last_index(
     emu: Emulator, make_client: MakeClient, caplog: pytest.LogCaptureFixture
 ) -> None:
