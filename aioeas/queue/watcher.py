@@ -223,10 +223,8 @@ class _Buffer(Generic[T]):
                 self._putter.set_result(None)
         return removed
 
-    def clear(self) -> list[T]:
-        items = list(self._items)
+    def clear(self) -> None:
         self._items.clear()
-        return items
 
 
 class _State(enum.Enum):

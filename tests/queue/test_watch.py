@@ -377,6 +377,9 @@ async def test_next_says_which_wait_ran_out_and_that_a_closed_watcher_is_closed(
         with pytest.raises(QueueError) as closed:
             await watcher.next(timeout=5)
         assert str(closed.value) == "the watcher is closed"
+        with pytest.raises(UsageError) as again:
+            await watcher.start()
+        assert str(again.value) == "this watcher is closed; make a new one with watch()"
     emu.queue("svc").faults.add(Fault.latency(3600.0))  # no request is answered any more
     async with make_client(uid="u", timeout=0.2) as client:
         watcher = client.watch(window=1)  # not started: next() connects

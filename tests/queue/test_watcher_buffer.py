@@ -55,3 +55,18 @@ async def test_a_getter_cancelled_after_its_wake_up_passes_it_on() -> None:
         await asyncio.sleep(0)
     assert second.done()
     assert second.result() == 1
+
+
+async def test_the_end_wakes_a_blocked_put_which_adds_nothing() -> None:
+    """The watcher failing ends the buffer: a reader blocked on a full buffer must return
+    then (not stay blocked until close), and what it held is not added after the end."""
+    buffer: _Buffer[int] = _Buffer(1)
+    await buffer.put(1)
+    blocked = asyncio.ensure_future(buffer.put(2))
+    while buffer._putter is None:  # noqa: ASYNC110 - loop turns until put blocks
+        await asyncio.sleep(0)
+    buffer.end(RuntimeError("lost"))
+    assert buffer._putter is not None
+    assert buffer._putter.done()  # woken by the end itself
+    await blocked
+    assert len(buffer) == 1
