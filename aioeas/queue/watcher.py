@@ -254,8 +254,8 @@ class Watcher:
         auto_commit: bool,
         tags: Mapping[str, str],
         reconnect: ReconnectPolicy,
-        commit_delay: float = 0.0,
-        max_commit_batch: int = 256,
+        commit_delay: float,
+        max_commit_batch: int,
     ) -> None:
         proto.check_index(index, what="index", minimum=-1)
         proto.check_index(window, what="window", minimum=1)

@@ -437,6 +437,50 @@ async def test_commit_delay_holds_commits_back_until_flush_or_close_sends_them(
         assert (watcher.commits_pending, watcher.stats.commit_requests, len(queue)) == (0, 2, 0)
 
 
+async def test_a_flush_cancelled_beside_another_leaves_the_other_sending_at_once(
+    emu: Emulator, make_client: MakeClient
+) -> None:
+    """Two ``flush()`` calls wait on the same commit (``commit_delay=3600``); the first is
+    cancelled before the committer runs. The second still has the commit sent at once: each
+    flush holds its own claim to hurry the committer, not one shared flag."""
+    emu.queue("svc").put(b"r")
+    async with make_client(uid="u") as client:
+        watcher = await client.watch(window=1, commit_delay=3600)
+        record = await watcher.next(timeout=30)  # a hang guard
+        watcher.commit(record)
+        first = asyncio.ensure_future(watcher.flush())
+        second = asyncio.ensure_future(watcher.flush())
+        await asyncio.sleep(0)  # one loop turn: both flushes started, waiting
+        assert not first.done()
+        assert not second.done()
+        first.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        await asyncio.wait_for(second, 60)  # a hang guard: not the hour of commit_delay
+        assert (watcher.commits_pending, watcher.stats.commit_requests) == (0, 1)
+        await watcher.close()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"index": "1"}, "index must be an int, got str"),
+        ({"index": -2}, "index must be >= -1, got -2"),
+        ({"window": 2.0}, "window must be an int, got float"),
+        ({"window": 0}, "window must be >= 1, got 0"),
+        ({"reconnect": 3}, "reconnect must be a ReconnectPolicy"),
+    ],
+)
+async def test_bad_watch_arguments_are_refused_before_any_io_naming_the_argument(
+    emu: Emulator, make_client: MakeClient, kwargs: dict[str, Any], message: str
+) -> None:
+    client = make_client(uid="u")
+    with pytest.raises(UsageError) as info:
+        client.watch(**kwargs)
+    assert str(info.value) == message
+    assert not emu.queue("svc").cutters  # no watch was opened
+
+
 async def test_a_watcher_that_may_not_reconnect_is_lost_with_no_cause(
     emu: Emulator, make_client: MakeClient
 ) -> None:
