@@ -22,6 +22,7 @@ from aioeas.errors import (
     UsageError,
 )
 from aioeas.queue import QueueClient, QueueRecord, ReconnectPolicy, WatchLostError
+from aioeas.queue.accounting import SETTLED_MEMORY
 from tests.queue.conftest import MakeClient
 
 
@@ -479,6 +480,23 @@ async def test_bad_watch_arguments_are_refused_before_any_io_naming_the_argument
         client.watch(**kwargs)
     assert str(info.value) == message
     assert not emu.queue("svc").cutters  # no watch was opened
+
+
+async def test_watch_options_reach_the_watcher(emu: Emulator, make_client: MakeClient) -> None:
+    """``index`` is kept as given; with ``auto_commit`` a received record is committed by
+    its push, so none is ever in hand; the commits remembered (to drop late copies) cover at
+    least four windows, and never fewer than the default."""
+    queue = emu.queue("svc")
+    for i in range(3):
+        queue.put(f"r{i}".encode())
+    async with make_client(uid="u") as client:
+        assert client.watch(index=2).index == 2
+        assert client.watch(window=2000)._delivery.memory == 8000
+        assert client.watch(window=2)._delivery.memory == SETTLED_MEMORY
+        async with client.watch(window=3, auto_commit=True) as watcher:
+            got = [await watcher.next(timeout=30) for _ in range(3)]  # a hang guard
+            assert [r.data for r in got] == [b"r0", b"r1", b"r2"]
+            assert (watcher.in_hand, watcher.stats.max_in_hand) == (0, 0)
 
 
 async def test_a_watcher_that_may_not_reconnect_is_lost_with_no_cause(
