@@ -1,0 +1,162 @@
+"""The watcher's committer and start, against the emulator: commits that wait out a
+``commit_delay`` by themselves, a burst split by ``max_commit_batch``, a refused commit
+sent again after its backoff, the tasks' names, and what a failed start leaves behind.
+Waits end on events or counts; the watcher's own sleeps are recorded, not timed."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from aioeas.emulator import Emulator
+from aioeas.emulator.faults import Fault
+from aioeas.errors import ServiceError
+from aioeas.queue import ReconnectPolicy
+from aioeas.queue import watcher as watcher_module
+from tests.queue.conftest import FAST_RETRY, MakeClient
+
+LIMIT = 60.0  # a hang guard only: every wait below ends on an event long before it
+
+
+def _record_sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The delays the watcher module sleeps (it still sleeps them)."""
+    slept: list[float] = []
+
+    class RecordingAsyncio:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(asyncio, name)
+
+        async def sleep(self, delay: float) -> None:
+            slept.append(delay)
+            await asyncio.sleep(delay)
+
+    monkeypatch.setattr(watcher_module, "asyncio", RecordingAsyncio())
+    return slept
+
+
+async def _until(condition: Any) -> None:
+    async def wait() -> None:
+        while not condition():  # noqa: ASYNC110 - polls a count the watcher keeps
+            await asyncio.sleep(0.001)
+
+    await asyncio.wait_for(wait(), LIMIT)
+
+
+async def test_commits_wait_out_a_short_commit_delay_by_themselves(
+    emu: Emulator, make_client: MakeClient
+) -> None:
+    """``commit_delay=0.01``: with no ``flush()`` the waiting commit goes when its delay
+    has passed, in one request, and the watcher goes on."""
+    queue = emu.queue("svc")
+    queue.put(b"r")
+    async with make_client(uid="u") as client, client.watch(window=1, commit_delay=0.01) as w:
+        record = await w.next(timeout=LIMIT)
+        w.commit(record)
+        await _until(lambda: w.commits_pending == 0)
+        assert (w.stats.commit_requests, w.error, len(queue)) == (1, None, 0)
+
+
+async def test_max_commit_batch_splits_a_burst_of_commits(
+    emu: Emulator, make_client: MakeClient
+) -> None:
+    """Five commits at once with ``max_commit_batch=2``: three requests (2, 2, 1), all
+    acknowledged, the queue empty."""
+    queue = emu.queue("svc")
+    for i in range(5):
+        queue.put(f"r{i}".encode())
+    async with make_client(uid="u") as client, client.watch(window=5, max_commit_batch=2) as w:
+        records = [await w.next(timeout=LIMIT) for _ in range(5)]
+        w.commit(records)
+        await asyncio.wait_for(w.flush(), LIMIT)
+        assert (w.stats.commit_requests, w.stats.commits_sent, len(queue)) == (3, 5, 0)
+
+
+@pytest.mark.parametrize("status", [500, 503])
+async def test_a_commit_the_service_fails_is_sent_again_after_its_backoff(
+    emu: Emulator, make_client: MakeClient, monkeypatch: pytest.MonkeyPatch, status: int
+) -> None:
+    """A commit answered 500 or 503 on every try of its request is a failure of the
+    service, not a refusal: it is sent again after the reconnect policy's first backoff
+    (``backoff_base``, no jitter) and the watcher goes on; only a 4xx stops it."""
+    slept = _record_sleeps(monkeypatch)
+    policy = ReconnectPolicy(backoff_base=0.0125, backoff_max=1.0, jitter=0.0)
+    queue = emu.queue("svc")
+    queue.put(b"r")
+    async with (
+        make_client(uid="u", reconnect=policy) as client,
+        client.watch(window=1) as w,
+    ):
+        record = await w.next(timeout=LIMIT)
+        queue.faults.add(Fault.error(status, "down"), times=FAST_RETRY.max_attempts)
+        w.commit(record)
+        await asyncio.wait_for(w.flush(), LIMIT)
+        assert (w.error, w.stats.commit_requests, len(queue)) == (None, 1, 0)
+        assert slept == [0.0125]
+
+
+async def test_a_commit_refused_with_a_4xx_stops_the_watcher(
+    emu: Emulator, make_client: MakeClient
+) -> None:
+    queue = emu.queue("svc")
+    queue.put(b"r")
+    async with make_client(uid="u") as client:
+        w = await client.watch(window=1)
+        record = await w.next(timeout=LIMIT)
+        queue.faults.add(Fault.error(400, "no"), times=1)
+        w.commit(record)
+        await asyncio.wait_for(w.flush(), LIMIT)
+        assert isinstance(w.error, ServiceError)
+        assert w.error.status == 400
+        with pytest.raises(ServiceError):
+            await w.next(timeout=LIMIT)
+        await w.close()
+
+
+async def test_the_watchers_tasks_are_named(make_client: MakeClient) -> None:
+    async with make_client(uid="u") as client, client.watch(window=1) as w:
+        assert w._reader is not None
+        assert w._committer is not None
+        assert (w._reader.get_name(), w._committer.get_name()) == (
+            "aioeas-watch-reader",
+            "aioeas-watch-committer",
+        )
+
+
+async def test_a_failed_first_connection_leaves_the_client_free_for_another_watch(
+    emu: Emulator, make_client: MakeClient
+) -> None:
+    """The first connection is refused (503, not retried at start): the client is not left
+    holding that watcher, so the next watch on it starts."""
+    queue = emu.queue("svc")
+    queue.put(b"r")
+    async with make_client(uid="u") as client:
+        queue.faults.add(Fault.error(503, "down"), times=FAST_RETRY.max_attempts + 1)
+        with pytest.raises(ServiceError):
+            await client.watch(window=1)
+        queue.faults.clear()
+        async with client.watch(window=1) as w:
+            assert (await w.next(timeout=LIMIT)).data == b"r"
+
+
+async def test_watch_from_index_0_asks_nothing_before_connecting(
+    make_client: MakeClient,
+) -> None:
+    """Only ``index=-1`` is pinned to the queue's last index (one attributes request);
+    a watch from 0 connects at once."""
+    async with make_client(uid="u") as client:
+        asked: list[str] = []
+        real = client.attributes
+
+        async def attributes(**kwargs: Any) -> dict[str, str]:
+            asked.append("attributes")
+            return await real(**kwargs)
+
+        client.attributes = attributes  # type: ignore[method-assign]
+        async with client.watch(index=0, window=1):
+            pass
+        assert asked == []
+        async with client.watch(index=-1, window=1):
+            pass
+        assert asked == ["attributes"]
