@@ -6,13 +6,14 @@ Waits end on events or counts; the watcher's own sleeps are recorded, not timed.
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import pytest
 
 from aioeas.emulator import Emulator
 from aioeas.emulator.faults import Fault
-from aioeas.errors import ServiceError
+from aioeas.errors import RequestTimeoutError, ServiceError
 from aioeas.queue import ReconnectPolicy
 from aioeas.queue import watcher as watcher_module
 from tests.queue.conftest import FAST_RETRY, MakeClient
@@ -74,26 +75,63 @@ async def test_max_commit_batch_splits_a_burst_of_commits(
 
 
 @pytest.mark.parametrize("status", [500, 503])
-async def test_a_commit_the_service_fails_is_sent_again_after_its_backoff(
+async def test_a_commit_the_service_fails_is_sent_again_after_a_growing_backoff(
     emu: Emulator, make_client: MakeClient, monkeypatch: pytest.MonkeyPatch, status: int
 ) -> None:
-    """A commit answered 500 or 503 on every try of its request is a failure of the
-    service, not a refusal: it is sent again after the reconnect policy's first backoff
-    (``backoff_base``, no jitter) and the watcher goes on; only a 4xx stops it."""
+    """A first commit goes through; the next is answered 500 or 503 on every try of its
+    request, twice: a failure of the service, not a refusal. It is sent again after the
+    reconnect policy's backoff at half its jitter (0.125 s x 0.75, then twice that) and the
+    watcher goes on; only a 4xx stops it."""
     slept = _record_sleeps(monkeypatch)
-    policy = ReconnectPolicy(backoff_base=0.0125, backoff_max=1.0, jitter=0.0)
+    policy = ReconnectPolicy(backoff_base=0.125, backoff_max=10.0, jitter=0.5)
     queue = emu.queue("svc")
-    queue.put(b"r")
+    queue.put(b"r1")
+    queue.put(b"r2")
     async with (
         make_client(uid="u", reconnect=policy) as client,
+        client.watch(window=2) as w,
+    ):
+        first, second = [await w.next(timeout=LIMIT) for _ in range(2)]
+        w.commit(first)
+        await asyncio.wait_for(w.flush(), LIMIT)
+        queue.faults.add(Fault.error(status, "down"), times=2 * FAST_RETRY.max_attempts)
+        w.commit(second)
+        await asyncio.wait_for(w.flush(), LIMIT)
+        assert (w.error, w.stats.commit_requests, len(queue)) == (None, 2, 0)
+        assert slept == [0.09375, 0.1875]
+
+
+async def test_a_commit_that_times_out_is_logged_and_sent_again(
+    emu: Emulator,
+    make_client: MakeClient,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A commit request that gets no answer in time (not a status) is logged as a warning
+    naming the count and the cause, kept, and sent again after the backoff; twice."""
+    slept = _record_sleeps(monkeypatch)
+    policy = ReconnectPolicy(backoff_base=0.125, backoff_max=10.0, jitter=0.5)
+    queue = emu.queue("svc")
+    queue.put(b"r1")
+    caplog.set_level(logging.WARNING, logger="aioeas.queue.watcher")
+    async with (
+        make_client(uid="u", reconnect=policy, timeout=0.2) as client,
         client.watch(window=1) as w,
     ):
         record = await w.next(timeout=LIMIT)
-        queue.faults.add(Fault.error(status, "down"), times=FAST_RETRY.max_attempts)
+        queue.faults.add(Fault.latency(3600.0), times=2 * FAST_RETRY.max_attempts)
         w.commit(record)
         await asyncio.wait_for(w.flush(), LIMIT)
         assert (w.error, w.stats.commit_requests, len(queue)) == (None, 1, 0)
-        assert slept == [0.0125]
+        assert slept == [0.09375, 0.1875]
+    warnings = [r for r in caplog.records if r.name == "aioeas.queue.watcher"]
+    assert len(warnings) == 2
+    for r in warnings:
+        assert r.levelno == logging.WARNING
+        assert r.getMessage().startswith("commit of 1 records failed (")
+        assert r.getMessage().endswith("); will retry")
+        assert isinstance(r.args, tuple)
+        assert isinstance(r.args[1], RequestTimeoutError)
 
 
 async def test_a_commit_refused_with_a_4xx_stops_the_watcher(
@@ -160,3 +198,34 @@ async def test_watch_from_index_0_asks_nothing_before_connecting(
         async with client.watch(index=-1, window=1):
             pass
         assert asked == ["attributes"]
+
+
+async def test_close_leaves_no_task_of_the_watcher_behind(make_client: MakeClient) -> None:
+    async with make_client(uid="u") as client:
+        w = await client.watch(window=1)
+        await w.close()
+        names = {t.get_name() for t in asyncio.all_tasks() if not t.done()}
+        assert not names & {"aioeas-watch-reader", "aioeas-watch-committer"}
+
+
+@pytest.mark.parametrize("how", ["given", "the client's"])
+async def test_close_waits_for_unacknowledged_commits_only_so_long_then_says_so(
+    emu: Emulator, make_client: MakeClient, caplog: pytest.LogCaptureFixture, how: str
+) -> None:
+    """The service never answers the commit: ``close(timeout=0.05)`` (or ``close()`` with
+    a client timeout of 0.05 s, the other being an hour) stops waiting then, warns with the
+    count, and returns."""
+    queue = emu.queue("svc")
+    queue.put(b"r")
+    caplog.set_level(logging.WARNING, logger="aioeas.queue.watcher")
+    client_timeout, close_timeout = (3600.0, 0.05) if how == "given" else (0.05, None)
+    async with make_client(uid="u", timeout=client_timeout) as client:
+        w = await client.watch(window=1)
+        record = await w.next(timeout=LIMIT)
+        queue.faults.add(Fault.latency(3600.0))
+        w.commit(record)
+        await asyncio.wait_for(w.close(timeout=close_timeout), LIMIT)  # a hang guard
+        assert len(queue) == 1  # not committed: the service gives it out again
+    assert [r.getMessage() for r in caplog.records if r.name == "aioeas.queue.watcher"] == [
+        "watcher closed with 1 commits not acknowledged"
+    ]
