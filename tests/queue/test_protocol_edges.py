@@ -262,3 +262,20 @@ def test_attributes_as_protobuf_and_an_auto_commit_watch() -> None:
     assert parse_attributes(body, "application/vnd.google.protobuf") == {"stream.lastEntry": "3"}
     query = watch_query(index=1, window=2, index_only=False, auto_commit=True, tags={})
     assert "_auto_commit_=true" in query.split("&")
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"[]", "not a JSON object"),
+        (b'"text"', "not a JSON object"),
+        (b"{x", "not JSON (Expecting property name enclosed in double quotes"),
+        (b"[" * 100_000, "not JSON ("),  # nested too deep for the parser
+    ],
+)
+def test_bad_json_attributes_say_what_is_wrong_and_keep_the_body(body: bytes, reason: str) -> None:
+    with pytest.raises(DecodeError) as caught:
+        parse_attributes(body, "application/json")
+    assert caught.value.what == "the queue attributes"
+    assert caught.value.reason.startswith(reason)
+    assert caught.value.body == body

@@ -491,6 +491,7 @@ async def test_watch_options_reach_the_watcher(emu: Emulator, make_client: MakeC
         queue.put(f"r{i}".encode())
     async with make_client(uid="u") as client:
         assert client.watch(index=2).index == 2
+        assert client.watch().end_of_stream is False
         assert client.watch(window=2000)._delivery.memory == 8000
         assert client.watch(window=2)._delivery.memory == SETTLED_MEMORY
         async with client.watch(window=3, auto_commit=True) as watcher:

@@ -62,3 +62,20 @@ def test_the_vectorised_decoder_takes_a_strided_array() -> None:
     through the buffer protocol, which refuses non-contiguous memory."""
     wire = np.frombuffer(bytes([0x01, 0xFF, 0x96, 0xFF, 0x01, 0xFF, 0x05, 0xFF]), np.uint8)
     assert decode_varints(wire[::2]).tolist() == [1, 150, 5]
+
+
+@pytest.mark.parametrize(
+    ("data", "pos", "reason"),
+    [
+        (b"", 0, "a varint runs past the end of its field"),
+        (b"\x80", 0, "a varint runs past the end of its field"),  # cut after its first byte
+        (b"\x80\x80\x80", 0, "a varint runs past the end of its field"),
+        (b"\x80" * 10 + b"\x01", 0, "a varint is longer than 10 bytes"),
+    ],
+)
+def test_read_varint_errors_name_the_varint_and_the_fault(
+    data: bytes, pos: int, reason: str
+) -> None:
+    with pytest.raises(DecodeError) as caught:
+        read_varint(data, pos, len(data))
+    assert (caught.value.what, caught.value.reason) == ("varint", reason)
