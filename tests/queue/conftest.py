@@ -6,7 +6,9 @@ events, never on sleeps.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -14,6 +16,7 @@ import pytest_asyncio
 from aioeas.client.retry import RetryPolicy
 from aioeas.emulator import Emulator
 from aioeas.queue import QueueClient
+from aioeas.queue import watcher as watcher_module
 
 TOKEN = "queue-t0ken"
 #: Retries without waiting, so fault tests are quick.
@@ -44,3 +47,20 @@ async def make_client(emu: Emulator) -> AsyncIterator[MakeClient]:
     yield make
     for client in made:
         await client.close()
+
+
+def record_watcher_sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The delays the watcher module sleeps, in order (it still sleeps them): backoffs are
+    checked by what was asked for, not by a clock."""
+    slept: list[float] = []
+
+    class RecordingAsyncio:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(asyncio, name)
+
+        async def sleep(self, delay: float) -> None:
+            slept.append(delay)
+            await asyncio.sleep(delay)
+
+    monkeypatch.setattr(watcher_module, "asyncio", RecordingAsyncio())
+    return slept

@@ -23,7 +23,7 @@ from aioeas.errors import (
 )
 from aioeas.queue import QueueClient, QueueRecord, ReconnectPolicy, WatchLostError
 from aioeas.queue.accounting import SETTLED_MEMORY
-from tests.queue.conftest import MakeClient
+from tests.queue.conftest import MakeClient, record_watcher_sleeps
 
 
 async def until(predicate: Callable[[], bool], limit: float = 10.0) -> bool:
@@ -321,19 +321,7 @@ async def test_a_second_reconnection_try_waits_its_backoff_then_the_watch_goes_o
     """After a cut, try 1 (at once) is refused; try 2 waits ``backoff_base`` (no jitter)
     and succeeds; the watch goes on with the next record, and the reconnection is logged
     (DEBUG) with the number of tries. The watcher's sleeps are recorded, not timed."""
-    from aioeas.queue import watcher as watcher_module
-
-    slept: list[float] = []
-
-    class RecordingAsyncio:
-        def __getattr__(self, name: str) -> Any:
-            return getattr(asyncio, name)
-
-        async def sleep(self, delay: float) -> None:
-            slept.append(delay)
-            await asyncio.sleep(delay)
-
-    monkeypatch.setattr(watcher_module, "asyncio", RecordingAsyncio())
+    slept = record_watcher_sleeps(monkeypatch)
     policy = ReconnectPolicy(
         max_attempts=None, deadline=None, backoff_base=0.0125, backoff_max=1.0, jitter=0.0
     )

@@ -15,26 +15,9 @@ from aioeas.emulator import Emulator
 from aioeas.emulator.faults import Fault
 from aioeas.errors import EASError, ServiceError
 from aioeas.queue import ReconnectPolicy
-from aioeas.queue import watcher as watcher_module
-from tests.queue.conftest import FAST_RETRY, MakeClient
+from tests.queue.conftest import FAST_RETRY, MakeClient, record_watcher_sleeps
 
 LIMIT = 60.0  # a hang guard only: every wait below ends on an event long before it
-
-
-def _record_sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """The delays the watcher module sleeps (it still sleeps them)."""
-    slept: list[float] = []
-
-    class RecordingAsyncio:
-        def __getattr__(self, name: str) -> Any:
-            return getattr(asyncio, name)
-
-        async def sleep(self, delay: float) -> None:
-            slept.append(delay)
-            await asyncio.sleep(delay)
-
-    monkeypatch.setattr(watcher_module, "asyncio", RecordingAsyncio())
-    return slept
 
 
 async def _until(condition: Any) -> None:
@@ -82,7 +65,7 @@ async def test_a_commit_the_service_fails_is_sent_again_after_a_growing_backoff(
     request, twice: a failure of the service, not a refusal. It is sent again after the
     reconnect policy's backoff at half its jitter (0.125 s x 0.75, then twice that) and the
     watcher goes on; only a 4xx stops it."""
-    slept = _record_sleeps(monkeypatch)
+    slept = record_watcher_sleeps(monkeypatch)
     policy = ReconnectPolicy(backoff_base=0.125, backoff_max=10.0, jitter=0.5)
     queue = emu.queue("svc")
     queue.put(b"r1")
@@ -110,7 +93,7 @@ async def test_a_commit_that_times_out_is_logged_and_sent_again(
     """A commit request whose connection drops without an answer (not a status) is logged
     as a warning naming the count and the cause, kept, and sent again after the backoff,
     which grows: twice, then the service answers again."""
-    slept = _record_sleeps(monkeypatch)
+    slept = record_watcher_sleeps(monkeypatch)
     policy = ReconnectPolicy(backoff_base=0.125, backoff_max=10.0, jitter=0.5)
     queue = emu.queue("svc")
     queue.put(b"r1")
